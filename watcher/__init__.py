@@ -1,0 +1,3 @@
+"""watcher: feed-monitoring alert daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""The exception hierarchy, drawn once.
+
+WatcherError            every error meant for a user; str() is the one-line message
+ +- ConfigError         watcher.yaml is missing, unreadable or invalid
+ +- RuleError           rule files are invalid (carries every problem found)
+ +- ReadError           a document could not be read
+ +- StoreError          the database is unusable (corrupt, foreign, locked)
+ +- FetchError          a feed could not be fetched; .retryable says whether to try again
+ +- NotifyError         a notification could not be sent; .retryable likewise
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a YAML file, located by file, line and key path."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class WatcherError(Exception):
+    """Root of every error watcher reports to a user."""
+
+
+class ProblemsError(WatcherError):
+    """An error made of several located problems, all reported at once."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ConfigError(ProblemsError):
+    """The configuration is invalid."""
+
+
+class RuleError(ProblemsError):
+    """The rule files are invalid."""
+
+
+class ReadError(WatcherError):
+    """A document could not be read."""
+
+
+class StoreError(WatcherError):
+    """The database cannot be used."""
+
+
+class FetchError(WatcherError):
+    """A feed could not be fetched."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class NotifyError(WatcherError):
+    """A notification could not be sent."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable

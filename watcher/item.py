@@ -1,0 +1,29 @@
+"""The one model every source is normalized to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+TEXT_FIELDS = ("title", "summary", "content", "author")
+
+
+@dataclass
+class Item:
+    """A document or feed entry, whatever it came from."""
+
+    source: str
+    guid: str | None = None
+    link: str | None = None
+    title: str = ""
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    author: str = ""
+    path: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def text(self, name: str) -> str:
+        """The text of one field by name ('title', 'content', ...)."""
+        value = getattr(self, name)
+        return value if isinstance(value, str) else ""

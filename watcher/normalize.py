@@ -1,0 +1,161 @@
+"""Text normalization for matching, with offsets mapped back to the original text.
+
+A field is normalized once: Unicode NFKC, curly quotes and odd hyphens made straight, invisible characters
+(soft hyphen, zero-width space) dropped, every run of white space folded to one space, and the whole padded
+with a space at each end so that a word boundary check never falls off the text. `cased` keeps case (for
+case-sensitive terms and regexes); `folded` is `cased` case-folded (for everything else).
+
+ASCII text, the common case, takes a fast path of C-level string methods; the map back to original
+offsets is only built when evidence is asked for.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+
+_CHARMAP = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u02bc": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u00ad": None,
+        "\u200b": None,
+        "\u200c": None,
+        "\u200d": None,
+        "\u2060": None,
+        "\ufeff": None,
+    }
+)
+_WORD = re.compile(r"\S+")
+_SPACE = re.compile(" ")
+
+
+def normalize_word(word: str) -> str:
+    """Normalize a piece of text without folding case (NFKC, quotes, invisibles, white space)."""
+    return " ".join(unicodedata.normalize("NFKC", word).translate(_CHARMAP).split())
+
+
+def normalize_term(term: str, *, fold: bool = True) -> str:
+    """Normalize a rule's term the same way as the text it is looked for in (no padding)."""
+    cased = normalize_word(term)
+    return cased.casefold() if fold else cased
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+class NormText:
+    """One field's text, normalized for matching."""
+
+    __slots__ = ("original", "cased", "folded", "_segments", "_f2c", "_spaces")
+
+    def __init__(self, original: str):
+        self.original = original
+        # (cased start, original start, original end, normalized word or None when unchanged)
+        self._segments: list[tuple[int, int, int, str | None]] | None = None
+        self._spaces: list[int] | None = None
+        if original.isascii():
+            self.cased = " " + " ".join(original.split()) + " "
+        else:
+            segments: list[tuple[int, int, int, str | None]] = []
+            parts: list[str] = []
+            pos = 1
+            for m in _WORD.finditer(original):
+                word = normalize_word(m.group())
+                if not word:
+                    continue
+                segments.append((pos, m.start(), m.end(), word))
+                parts.append(word)
+                pos += len(word) + 1
+            self.cased = " " + " ".join(parts) + " "
+            self._segments = segments
+        folded = self.cased.casefold()
+        if len(folded) == len(self.cased):
+            self.folded = folded
+            self._f2c: list[int] | None = None
+        else:
+            # Rare: a character folds to several (German sharp s). Keep a map from folded to cased offsets.
+            f2c: list[int] = []
+            pieces: list[str] = []
+            for i, ch in enumerate(self.cased):
+                f = ch.casefold()
+                pieces.append(f)
+                f2c.extend([i] * len(f))
+            f2c.append(len(self.cased))
+            self.folded = "".join(pieces)
+            self._f2c = f2c
+
+    def cased_offset(self, folded_offset: int) -> int:
+        """The offset in `cased` of an offset in `folded`."""
+        return folded_offset if self._f2c is None else self._f2c[folded_offset]
+
+    def cased_span(self, start: int, end: int) -> tuple[int, int]:
+        """A folded [start, end) span as a cased span."""
+        if self._f2c is None:
+            return start, end
+        return self._f2c[start], self._f2c[end - 1] + 1
+
+    def _build_segments(self) -> list[tuple[int, int, int, str | None]]:
+        if self._segments is None:
+            segments: list[tuple[int, int, int, str | None]] = []
+            pos = 1
+            for m in _WORD.finditer(self.original):
+                segments.append((pos, m.start(), m.end(), None))
+                pos += m.end() - m.start() + 1
+            self._segments = segments
+        return self._segments
+
+    def original_offset(self, cased_offset: int) -> int:
+        """The offset in the original text of a character at `cased_offset`."""
+        segments = self._build_segments()
+        if not segments:
+            return 0
+        i = bisect_right(segments, cased_offset, key=_segment_start) - 1
+        if i < 0:
+            return segments[0][1]
+        cstart, ostart, oend, word = segments[i]
+        off = cased_offset - cstart
+        olen = oend - ostart
+        if word is None or len(word) == olen:
+            return ostart + min(off, olen)
+        charmap = _char_map(self.original[ostart:oend], word)
+        if charmap is not None and off < len(charmap):
+            return ostart + charmap[off]
+        return ostart + min(off, olen)
+
+    def original_span(self, cased_start: int, cased_end: int) -> tuple[int, int]:
+        """A cased [start, end) span as a span of the original text."""
+        start = self.original_offset(cased_start)
+        end = self.original_offset(cased_end - 1) + 1 if cased_end > cased_start else start
+        return start, max(start, min(end, len(self.original)))
+
+    def word_index(self, cased_offset: int) -> int:
+        """The index of the word holding `cased_offset` (words are runs between single spaces)."""
+        if self._spaces is None:
+            self._spaces = [m.start() for m in _SPACE.finditer(self.cased)]
+        return bisect_right(self._spaces, cased_offset) - 1
+
+
+def _segment_start(segment: tuple[int, int, int, str | None]) -> int:
+    return segment[0]
+
+
+def _char_map(original_word: str, normalized: str) -> list[int] | None:
+    """Map each character of a normalized word to its original character, where that is possible."""
+    out: list[int] = []
+    for j, ch in enumerate(original_word):
+        out.extend([j] * len(normalize_word(ch)))
+    return out if len(out) == len(normalized) else None

@@ -1,0 +1,190 @@
+"""Readers for one document file, by type; each returns the items the file holds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from watcher.errors import ReadError
+from watcher.item import Item
+from watcher.parse import feed_items
+from watcher.read.decode import decode_text, html_charset
+from watcher.read.html import html_to_text
+
+_TITLE_MAX = 200
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_MD_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n(?:---|\.\.\.)\s*(?:\n|\Z)", re.DOTALL)
+
+Reader = Callable[[Path, bytes, str], list[Item]]
+
+
+def read_txt(path: Path, data: bytes, source: str) -> list[Item]:
+    """Plain text: the first line is the title when short and followed by a blank line."""
+    text = decode_text(data).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    title, body = path.name, text
+    first = lines[0].strip() if lines else ""
+    if first and len(first) <= _TITLE_MAX and len(lines) > 2 and not lines[1].strip():
+        title, body = first, "\n".join(lines[2:])
+    return [Item(source=source, title=title, content=body.strip(), path=str(path))]
+
+
+def read_md(path: Path, data: bytes, source: str) -> list[Item]:
+    """Markdown: YAML front matter if any, the first heading as title, links reduced to their text."""
+    text = decode_text(data).replace("\r\n", "\n")
+    meta: dict[str, Any] = {}
+    m = _FRONT_MATTER.match(text)
+    if m:
+        try:
+            loaded = yaml.safe_load(m.group(1))
+        except yaml.YAMLError:
+            loaded = None
+        if isinstance(loaded, dict):
+            meta = loaded
+            text = text[m.end() :]
+    lines = text.split("\n")
+    title = ""
+    for i, line in enumerate(lines):
+        hm = _MD_HEADING.match(line)
+        if hm:
+            title = hm.group(1)
+            del lines[i]
+            break
+        if line.strip() and i + 1 < len(lines) and _MD_SETEXT.match(lines[i + 1]) and line.strip()[0] != "-":
+            title = line.strip()
+            del lines[i : i + 2]
+            break
+    body = _MD_LINK.sub(r"\1", "\n".join(lines)).strip()
+    item = Item(
+        source=source, title=str(meta.get("title") or title or path.name), content=body, path=str(path)
+    )
+    _apply_meta(item, meta)
+    return [item]
+
+
+def read_html(path: Path, data: bytes, source: str) -> list[Item]:
+    """HTML: visible text only; <title> or the first <h1> as title."""
+    title, body = html_to_text(decode_text(data, html_charset(data)))
+    return [Item(source=source, title=title or path.name, content=body, path=str(path))]
+
+
+def read_json(path: Path, data: bytes, source: str) -> list[Item]:
+    """JSON Feed 1.x, or plain objects (one or a list) with title/link/content/published/guid keys."""
+    try:
+        doc = json.loads(decode_text(data))
+    except ValueError as e:
+        raise ReadError(f"{path}: invalid JSON: {e}") from None
+    if isinstance(doc, dict) and str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        entries = doc.get("items")
+        if not isinstance(entries, list):
+            raise ReadError(f"{path}: JSON Feed without an items list")
+        return [_json_feed_item(e, source, path) for e in entries if isinstance(e, dict)]
+    objects = doc if isinstance(doc, list) else [doc]
+    items = [_plain_item(o, source, path) for o in objects if isinstance(o, dict)]
+    if not items:
+        raise ReadError(f"{path}: no JSON objects with title or content")
+    return items
+
+
+def read_feed(path: Path, data: bytes, source: str) -> list[Item]:
+    """A saved RSS/Atom/RDF feed: one item per entry."""
+    items = feed_items(data, source=source, url=str(path))
+    for item in items:
+        item.path = str(path)
+    return items
+
+
+def _json_feed_item(entry: dict[str, Any], source: str, path: Path) -> Item:
+    content = _str(entry.get("content_text"))
+    if not content and entry.get("content_html"):
+        content = html_to_text(_str(entry.get("content_html")))[1]
+    authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
+    names = [a.get("name", "") for a in authors if isinstance(a, dict) and a.get("name")]
+    link = _str(entry.get("url")) or None
+    guid = _str(entry.get("id")) or link or _hash_guid(_str(entry.get("title")), content)
+    return Item(
+        source=source,
+        guid=guid,
+        link=link,
+        title=_str(entry.get("title")),
+        summary=_str(entry.get("summary")),
+        content=content,
+        published=parse_date(entry.get("date_published") or entry.get("date_modified")),
+        author=", ".join(str(n) for n in names),
+        path=str(path),
+    )
+
+
+def _plain_item(obj: dict[str, Any], source: str, path: Path) -> Item:
+    item = Item(source=source, title=_str(obj.get("title")), path=str(path))
+    content = obj.get("content") or obj.get("text") or obj.get("body") or ""
+    item.content = _str(content)
+    item.summary = _str(obj.get("summary") or obj.get("description"))
+    _apply_meta(item, obj)
+    return item
+
+
+def _apply_meta(item: Item, meta: dict[str, Any]) -> None:
+    link = meta.get("link") or meta.get("url")
+    if link:
+        item.link = _str(link)
+    guid = meta.get("guid") or meta.get("id")
+    if guid:
+        item.guid = _str(guid)
+    published = meta.get("published") or meta.get("date")
+    if published:
+        item.published = parse_date(published)
+    if meta.get("author"):
+        item.author = _str(meta["author"])
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _hash_guid(title: str, content: str) -> str:
+    return "sha256:" + hashlib.sha256(f"{title}\x00{content}".encode()).hexdigest()[:32]
+
+
+def parse_date(value: Any) -> datetime | None:
+    """An ISO 8601 date or datetime (str, date or datetime) in UTC; naive values are taken as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif hasattr(value, "isoformat") and hasattr(value, "year"):
+        parsed = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+READERS: dict[str, Reader] = {
+    ".txt": read_txt,
+    ".text": read_txt,
+    ".md": read_md,
+    ".markdown": read_md,
+    ".html": read_html,
+    ".htm": read_html,
+    ".json": read_json,
+    ".xml": read_feed,
+    ".rss": read_feed,
+    ".atom": read_feed,
+    ".rdf": read_feed,
+}
