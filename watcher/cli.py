@@ -66,7 +66,7 @@ def match(rules_dir: Path, as_json: bool, explain: bool, paths: tuple[Path, ...]
             continue
         if explain:
             click.echo(f"== {item_label(result)}: {' '.join(result.title.split())!r}")
-            for rule, matched, lines in engine.explain(result):
+            for rule, matched, lines in engine.explain(result, everything=True):
                 click.echo(f"{rule.id}: {'MATCH' if matched else 'no match'}")
                 for line in lines:
                     click.echo(line)

@@ -18,10 +18,10 @@ from typing import Any
 
 import feedparser
 
+from watcher.decode import wide_encoding
 from watcher.errors import ReadError
 from watcher.item import Item
-from watcher.read.decode import wide_encoding
-from watcher.read.html import html_to_text
+from watcher.markup import html_to_text
 
 _QUOTED = rb"""(?:"[^"]*"|'[^']*')"""
 _ENTITY_DECL = re.compile(rb"<!ENTITY(?:[^>\"']|" + _QUOTED + rb")*>", re.IGNORECASE)
@@ -44,8 +44,13 @@ def defuse(data: bytes) -> bytes:
     return _DOCTYPE.sub(b"", data)
 
 
-def parse_feed(data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None) -> Any:
-    """Parse feed bytes with feedparser; raise ReadError when the bytes hold no feed at all."""
+def parse_feed(
+    data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None, name: str = ""
+) -> Any:
+    """Parse feed bytes with feedparser; raise ReadError when the bytes hold no feed at all.
+
+    `url` is where the bytes came from (the base for relative links); `name` names them in errors.
+    """
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     if url and "content-location" not in response_headers:
         response_headers["content-location"] = url
@@ -58,15 +63,15 @@ def parse_feed(data: bytes, *, source: str, url: str = "", headers: Mapping[str,
     if not parsed.get("version") and not parsed.entries:
         reason = parsed.get("bozo_exception")
         detail = f" ({reason})" if reason else ""
-        raise ReadError(f"{url or source}: not a feed{detail}")
+        raise ReadError(f"{name or url or source}: not a feed{detail}")
     return parsed
 
 
 def feed_items(
-    data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None
+    data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None, name: str = ""
 ) -> list[Item]:
     """Parse feed bytes into items, one per entry; entries without guid fall back to link, then a hash."""
-    parsed = parse_feed(data, source=source, url=url, headers=headers)
+    parsed = parse_feed(data, source=source, url=url, headers=headers, name=name)
     items: list[Item] = []
     seen: set[str] = set()
     for entry in parsed.entries:

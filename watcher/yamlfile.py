@@ -129,6 +129,5 @@ class _Builder:
         except yaml.YAMLError as e:
             self.doc.problem(path, f"invalid value: {e}")
             return None
-        if node.style is None:
-            self.doc.raw[path] = node.value
+        self.doc.raw[path] = node.value
         return value

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from watcher.decode import looks_binary
 from watcher.errors import ReadError
 from watcher.item import Item
-from watcher.read.decode import looks_binary
 from watcher.read.documents import READERS
 
 log = logging.getLogger(__name__)

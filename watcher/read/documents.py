@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
+from watcher.decode import decode_text, html_charset
 from watcher.errors import ReadError
 from watcher.item import Item
+from watcher.markup import html_to_text
 from watcher.parse import feed_items
-from watcher.read.decode import decode_text, html_charset
-from watcher.read.html import html_to_text
 
 _TITLE_MAX = 200
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
@@ -97,7 +97,7 @@ def read_json(path: Path, data: bytes, source: str) -> list[Item]:
 
 def read_feed(path: Path, data: bytes, source: str) -> list[Item]:
     """A saved RSS/Atom/RDF feed: one item per entry."""
-    items = feed_items(data, source=source, url=str(path))
+    items = feed_items(data, source=source, name=str(path))
     for item in items:
         item.path = str(path)
     return items

@@ -195,6 +195,10 @@ class Engine:
             self._automaton = automaton
         self._by_id = {c.rule.id: c for c in self.rules}
 
+    def native_bytes(self) -> int:
+        """Memory held by the automaton outside Python's allocator."""
+        return int(self._automaton.get_stats()["total_size"]) if self._automaton is not None else 0
+
     # compile --------------------------------------------------------------------------------------------
 
     def _key(self, folded: str, *, word: bool) -> int:

@@ -351,7 +351,11 @@ class _FileParser:
                 return None
             if key == "sentence" and not self._positional(children, path):
                 return None
-            return {"all": All, "any": AnyOf, "none": NoneOf, "sentence": Sentence}[key](children)
+            if key == "all":
+                return All(children)
+            if key == "any":
+                return AnyOf(children)
+            return NoneOf(children) if key == "none" else Sentence(children)
         if key == "at_least":
             if "of" not in value:
                 self.doc.problem(path, "'at_least' needs 'of: [...]'")

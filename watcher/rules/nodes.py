@@ -60,6 +60,10 @@ class TermNode(Node):
         return occs
 
     def holds(self, doc: Doc) -> bool:
+        if self.key not in doc.hits:
+            return False
+        if self.cased is None and doc.mask is None:
+            return True
         return bool(self.occurrences(doc))
 
     def evidence(self, doc: Doc) -> Iterator[tuple[str, Occ]]:

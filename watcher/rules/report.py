@@ -59,7 +59,9 @@ def check_examples(ruleset: RuleSet, engine: Engine) -> CheckReport:
         fields = rule.fields or ("content",)
         for expected, texts in ((True, rule.examples_match), (False, rule.examples_no_match)):
             for text in texts:
-                item = Item(source="example", **dict.fromkeys(fields, text))
+                item = Item(source="example")
+                for name in fields:
+                    setattr(item, name, text)
                 if engine.check(rule.id, item) == expected:
                     report.passed += 1
                     continue

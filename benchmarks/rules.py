@@ -1,0 +1,268 @@
+"""Rule engine throughput against the naive baseline, measured in the same run.
+
+    python benchmarks/rules.py [--sizes 10,100,1000,10000] [--docs 2000] [--naive-docs 20]
+
+Generates entities with aliases and rules (keywords, entities, some near, sentence, none, at_least and regex
+rules) and a news-like corpus of ~2.7 KB documents, then prints, for each rule count: load+compile time, the
+compiled engine's memory, docs/s for the engine and for the naive baseline (one compiled word-boundary regex
+per term, per rule, evaluated over every rule: what feed readers do), their ratio, and whether both found
+exactly the same (document, rule) hits on the documents the baseline ran over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import time
+import tracemalloc
+from bisect import bisect_right
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml  # noqa: E402
+
+from watcher.item import TEXT_FIELDS, Item  # noqa: E402
+from watcher.rules.engine import Engine  # noqa: E402
+from watcher.rules.load import load_rules  # noqa: E402
+from watcher.rules.model import (  # noqa: E402
+    All,
+    AnyOf,
+    AtLeast,
+    Condition,
+    EntityRef,
+    Near,
+    NoneOf,
+    Regex,
+    RuleSet,
+    Sentence,
+    Term,
+)
+from watcher.rules.sentences import sentence_starts  # noqa: E402
+
+SYLLABLES = "ka lo mi ra ben tor vel sha dun gri pol nez ar is om ul fen cor vak zim hal ped rus tan".split()
+FILLER = """the a of to in and said on for with that was by as at from officials government report new week year
+people after talks minister country statement told would could also over more than state security
+meeting border trade plan agreement region forces spokesman president military economic support
+according deal foreign city capital press agency local national sources""".split()
+
+
+def _word(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(n))
+
+
+def make_world(n_rules: int, seed: int = 1) -> tuple[dict[str, Any], list[str], list[str]]:
+    """(rule file document, entity aliases, keywords) for n_rules rules."""
+    # Fixed pools, whatever the rule count: the corpus mentions them all, each rule a few.
+    rng = random.Random(seed)
+    n_entities = 2000
+    entities: dict[str, list[str]] = {}
+    for i in range(n_entities):
+        base = _word(rng, 3).capitalize()
+        aliases = [
+            base,
+            f"{base} {rng.choice(['Republic', 'Group', 'Union', 'Front'])}",
+            _word(rng, 2).upper(),
+        ]
+        entities[f"e{i}"] = aliases[: rng.randint(2, 3)]
+    keywords = sorted({_word(rng, 2) + rng.choice(["", "s", "ing"]) for _ in range(3000)})
+    rules: list[dict[str, Any]] = []
+    for i in range(n_rules):
+        ent = f"e{rng.randrange(n_entities)}"
+        kws = rng.sample(keywords, 3)
+        kind = i % 20
+        match: dict[str, Any]
+        if kind < 11:
+            match = {"all": [{"entity": ent}, {"any": kws}]}
+        elif kind < 13:
+            match = {"all": [{"entity": ent}, {"any": kws[:2]}], "none": [kws[2]]}
+        elif kind < 15:
+            match = {"near": [{"entity": ent}, {"any": kws}], "within": 6}
+        elif kind < 17:
+            match = {"sentence": [{"entity": ent}, {"any": kws}]}
+        elif kind < 19:
+            match = {"at_least": 2, "of": [{"entity": ent}, *kws]}
+        else:
+            match = {"all": [{"entity": ent}, {"regex": rf"\b{kws[0]}-\d+\b"}]}
+        rules.append({"id": f"r{i}", "title": f"Rule {i}", "match": match})
+    aliases = [a for als in entities.values() for a in als]
+    used = {m["entity"] for r in rules for m in _walk(r["match"]) if "entity" in m}
+    return {"entities": {k: v for k, v in entities.items() if k in used}, "rules": rules}, aliases, keywords
+
+
+def _walk(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        return [node, *(x for v in node.values() for x in _walk(v))]
+    if isinstance(node, list):
+        return [x for v in node for x in _walk(v)]
+    return []
+
+
+def make_corpus(n_docs: int, aliases: list[str], keywords: list[str], seed: int = 2) -> list[Item]:
+    # Like a news story, each document is about a few things: it mentions 6 entities and 10 topic words,
+    # several times each, among common words.
+    rng = random.Random(seed)
+    docs = []
+    for d in range(n_docs):
+        names = rng.sample(aliases, 6)
+        topics = rng.sample(keywords, 10)
+        sentences = []
+        size = 0
+        while size < 2700:
+            words = [rng.choice(FILLER) for _ in range(rng.randint(8, 20))]
+            for _ in range(rng.randint(0, 2)):
+                words.insert(rng.randrange(len(words)), rng.choice(names))
+            for _ in range(rng.randint(0, 2)):
+                kw = rng.choice(topics)
+                words.insert(
+                    rng.randrange(len(words)), f"{kw}-{rng.randint(1, 99)}" if rng.random() < 0.1 else kw
+                )
+            sentence = " ".join(words)
+            sentence = sentence[0].upper() + sentence[1:] + "."
+            sentences.append(sentence)
+            size += len(sentence) + 1
+        title = " ".join(rng.choice(FILLER + names + topics) for _ in range(8)).capitalize()
+        docs.append(Item(source="bench", guid=str(d), title=title, content=" ".join(sentences)))
+    return docs
+
+
+# the naive baseline -----------------------------------------------------------------------------------
+
+
+class Naive:
+    """One compiled regex per term, per rule; every rule evaluated against every document."""
+
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+        self.compiled = [(rule, self._compile(rule.match)) for rule in ruleset.rules]
+
+    def _term(self, term: Term) -> re.Pattern[str]:
+        words = term.text.split()
+        body = r"\s+".join(re.escape(w) for w in words)
+        left = r"(?<!\w)" if re.match(r"\w", term.text[0]) else ""
+        right = r"(?!\w)" if re.match(r"\w", term.text[-1]) else ""
+        return re.compile(left + body + right, 0 if term.case_sensitive else re.IGNORECASE)
+
+    def _compile(self, cond: Condition) -> Any:
+        if isinstance(cond, Term):
+            return ("t", [self._term(cond)])
+        if isinstance(cond, EntityRef):
+            return ("t", [self._term(a) for a in self.ruleset.entities[cond.name].aliases])
+        if isinstance(cond, Regex):
+            return ("t", [re.compile(cond.pattern, 0 if cond.case_sensitive else re.IGNORECASE)])
+        kids = [self._compile(c) for c in cond.children]
+        if isinstance(cond, Near):
+            return ("near", kids, cond.within)
+        if isinstance(cond, AtLeast):
+            return ("at_least", kids, cond.count)
+        kind = {All: "all", AnyOf: "any", NoneOf: "none", Sentence: "sentence"}[type(cond)]
+        return (kind, kids)
+
+    def match(self, item: Item) -> list[str]:
+        texts = [item.text(f) for f in TEXT_FIELDS]
+        return [rule.id for rule, node in self.compiled if self._holds(node, texts)]
+
+    def _occ(self, node: Any, texts: list[str]) -> list[tuple[int, int, int]]:
+        if node[0] == "any":
+            return [o for k in node[1] for o in self._occ(k, texts)]
+        out = []
+        for f, text in enumerate(texts):
+            for pattern in node[1]:
+                for m in pattern.finditer(text):
+                    before = text[: m.start()]
+                    word = len(before.split()) - (1 if before and not before[-1].isspace() else 0)
+                    out.append((f, word, m.start()))
+        return out
+
+    def _holds(self, node: Any, texts: list[str]) -> bool:
+        kind = node[0]
+        if kind == "t":
+            return bool(self._occ(node, texts))
+        if kind == "all":
+            return all(self._holds(k, texts) for k in node[1])
+        if kind == "any":
+            return any(self._holds(k, texts) for k in node[1])
+        if kind == "none":
+            return not any(self._holds(k, texts) for k in node[1])
+        if kind == "at_least":
+            return sum(self._holds(k, texts) for k in node[1]) >= node[2]
+        occs = [self._occ(k, texts) for k in node[1]]
+        if kind == "near":
+            return _near(occs, node[2])
+        return _same_sentence(occs, texts)
+
+
+def _near(occs: list[list[tuple[int, int, int]]], within: int) -> bool:
+    def rec(i: int, chosen: list[tuple[int, int, int]]) -> bool:
+        if i == len(occs):
+            return max(c[1] for c in chosen) - min(c[1] for c in chosen) <= within
+        return any(rec(i + 1, [*chosen, o]) for o in occs[i] if not chosen or (o[0] == chosen[0][0]))
+
+    return rec(0, [])
+
+
+def _same_sentence(occs: list[list[tuple[int, int, int]]], texts: list[str]) -> bool:
+    def sentence(o: tuple[int, int, int]) -> tuple[int, int]:
+        norm = " " + " ".join(texts[o[0]].split()) + " "
+        starts_words = [norm.count(" ", 0, s) for s in sentence_starts(norm)]
+        return o[0], bisect_right(starts_words, o[1] + 1) - 1
+
+    sets = [{sentence(o) for o in lst} for lst in occs]
+    return bool(set.intersection(*sets)) if all(sets) else False
+
+
+# the run ----------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10,100,1000,10000")
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--naive-docs", type=int, default=20, help="documents the (slow) baseline runs over")
+    args = parser.parse_args()
+    print(
+        f"{'rules':>6} {'load s':>7} {'MB':>6} {'engine docs/s':>14} {'naive docs/s':>13} {'ratio':>8}  agree"
+    )
+    for size in (int(s) for s in args.sizes.split(",")):
+        world, aliases, keywords = make_world(size)
+        corpus = make_corpus(args.docs, aliases, keywords)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "rules.yaml"
+            path.write_text(yaml.safe_dump(world, sort_keys=False))
+            t0 = time.perf_counter()
+            ruleset = load_rules(path)
+            engine = Engine(ruleset)
+            load_s = time.perf_counter() - t0
+            # Memory in a second load: tracemalloc slows allocation too much to time the first one with it.
+            del engine
+            tracemalloc.start()
+            engine = Engine(load_rules(path))
+            python_mb = tracemalloc.get_traced_memory()[0] / 1e6
+            tracemalloc.stop()
+        assert not ruleset.problems, ruleset.problems[:3]
+        mb = python_mb + engine.native_bytes() / 1e6  # the automaton lives in C
+        t0 = time.perf_counter()
+        fast = [[m.rule.id for m in engine.match(doc)] for doc in corpus]
+        engine_rate = len(corpus) / (time.perf_counter() - t0)
+        naive = Naive(ruleset)
+        sample = corpus[: args.naive_docs]
+        t0 = time.perf_counter()
+        slow = [naive.match(doc) for doc in sample]
+        naive_rate = len(sample) / (time.perf_counter() - t0)
+        agree = fast[: len(sample)] == slow
+        hits = sum(map(len, fast))
+        print(
+            f"{size:>6} {load_s:>7.2f} {mb:>6.1f} {engine_rate:>14.0f} {naive_rate:>13.1f} "
+            f"{engine_rate / naive_rate:>7.0f}x  {'yes' if agree else 'NO'} "
+            f"({hits} hits in {len(corpus)} docs)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from watcher.item import Item
+from watcher.rules.engine import Engine
+from watcher.rules.load import load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or a clean skip where it is absent (a user's clone)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared is only beside CI and developer checkouts)")
+    return path
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path):
+    """Build an engine from YAML text (one rules file), failing loudly on rule problems."""
+
+    def build(yaml_text: str) -> Engine:
+        rules_dir = tmp_path / "rules"
+        write(rules_dir / "rules.yaml", yaml_text)
+        ruleset = load_rules(rules_dir)
+        assert not ruleset.problems, [str(p) for p in ruleset.problems]
+        return Engine(ruleset)
+
+    return build
+
+
+def hits(engine: Engine, text: str, **fields: str) -> list[str]:
+    """Ids of the rules that match an item whose content is `text`."""
+    item = Item(source=fields.pop("source", "test"), content=text, **fields)
+    return [m.rule.id for m in engine.match(item)]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.conftest import ROOT, write
+from watcher.cli import main
+
+RULES = """
+entities:
+  nk: [North Korea, Pyongyang]
+rules:
+  - id: nk-arms
+    title: NK arms
+    severity: high
+    match: [{entity: nk}, arms]
+"""
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_match_prints_one_line_per_hit(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    write(tmp_path / "docs" / "a.txt", "Pyongyang arms\n\nPyongyang sells arms.\n")
+    write(tmp_path / "docs" / "b.txt", "Nothing\n\nat all\n")
+    code, out = run("match", "--rules", str(tmp_path / "rules"), str(tmp_path / "docs"))
+    assert code == 0
+    assert out.splitlines() == [
+        f"{tmp_path / 'docs' / 'a.txt'}: nk-arms [high] 'Pyongyang arms' (Pyongyang, arms)"
+    ]
+
+
+def test_match_json_lines_for_feed_entries(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    write(
+        tmp_path / "f.rss",
+        """
+        <rss version="2.0"><channel>
+        <item><title>North Korea arms</title><guid>g-1</guid><link>https://e.org/1</link></item>
+        <item><title>Other</title><guid>g-2</guid></item>
+        </channel></rss>
+        """,
+    )
+    code, out = run("match", "--json", "--rules", str(tmp_path / "rules"), str(tmp_path / "f.rss"))
+    assert code == 0
+    [record] = [json.loads(line) for line in out.splitlines()]
+    assert record["rule"] == "nk-arms" and record["guid"] == "g-1" and record["title"] == "North Korea arms"
+    assert record["path"] == str(tmp_path / "f.rss")
+    assert {e["matched"] for e in record["evidence"]} == {"North Korea", "arms"}
+    assert all(e["field"] == "title" for e in record["evidence"])
+
+
+def test_match_text_file_has_null_guid(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    write(tmp_path / "a.txt", "North Korea arms\n")
+    _, out = run("match", "--json", "--rules", str(tmp_path / "rules"), str(tmp_path / "a.txt"))
+    assert json.loads(out)["guid"] is None
+
+
+def test_match_exits_2_on_invalid_rules(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", "rules:\n  - id: x\n    match: [{entity: nope}]\n")
+    write(tmp_path / "a.txt", "text\n")
+    code, out = run("match", "--rules", str(tmp_path / "rules"), str(tmp_path / "a.txt"))
+    assert code == 2
+    assert "r.yaml:3 rules[0].match[0].entity: unknown entity 'nope'" in out
+
+
+def test_match_explain_shows_conditions(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    write(tmp_path / "a.txt", "Pyongyang spoke\n")
+    code, out = run("match", "--explain", "--rules", str(tmp_path / "rules"), str(tmp_path / "a.txt"))
+    assert code == 0
+    assert "nk-arms: no match" in out
+    assert '\u2713 entity nk: "Pyongyang" in content' in out
+    assert '\u2717 "arms"' in out
+
+
+def test_shipped_rules_and_seeds_show_matches_and_near_misses() -> None:
+    code, out = run("match", "--json", "--rules", str(ROOT / "rules"), str(ROOT / "seeds"))
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    matched = {(Path(r["path"]).name, r["rule"]) for r in records}
+    assert ("01-shells-by-rail.txt", "dprk-ukraine-arms") in matched
+    assert ("04-troops-far-east.html", "dprk-troops-russia") in matched
+    assert ("10-wire.json", "dprk-ukraine-arms") in matched
+    names = {name for name, _ in matched}
+    for near_miss in [
+        "03-video-game.md",
+        "05-harms-alarms.txt",
+        "07-who-lowercase.txt",
+        "09-refuelling-drill.txt",
+    ]:
+        assert near_miss not in names
+    assert len(list(Path(ROOT / "seeds").iterdir())) >= 12
+
+
+def test_rules_check_passes_on_shipped_rules() -> None:
+    code, out = run("rules", "check", str(ROOT / "rules"))
+    assert code == 0, out
+    assert "0 failed" in out and "0 problems" in out
+
+
+def test_rules_check_fails_on_problems_and_wrong_examples(tmp_path: Path) -> None:
+    write(
+        tmp_path / "rules" / "r.yaml",
+        """
+        rules:
+          - id: a
+            match: [arms]
+            examples:
+              match: ["no weapons here"]
+              no_match: ["arms here"]
+        """,
+    )
+    write(tmp_path / "rules" / "z.yaml", "rules: [\n")
+    code, out = run("rules", "check", str(tmp_path / "rules"))
+    assert code == 1
+    assert "example expected to match, but it did not: 'no weapons here'" in out
+    assert "example expected not to match, but it did: 'arms here'" in out
+    assert "z.yaml" in out and "YAML syntax error" in out

@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.conftest import hits
+from watcher.item import Item
+from watcher.rules.engine import Engine
+from watcher.rules.model import AnyOf, Rule, RuleSet, Term
+
+
+def one_rule(make_engine, match_yaml: str, extra: str = "") -> Engine:
+    return make_engine(
+        "entities:\n  nk: [North Korea, DPRK, Pyongyang, Kim Jong-un]\n  ua: [Ukraine, Kyiv]\n"
+        f"rules:\n  - id: r\n{extra}    match:\n"
+        + "".join(f"      {line}\n" for line in match_yaml.splitlines())
+    )
+
+
+# terms and normalization -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("New arms for the front", True),
+        ("ARMS race", True),
+        ("It harms nobody", False),
+        ("Alarms rang", False),
+        ("arms-length deal", True),
+        ("(arms)", True),
+        ("firearms", False),
+        ("arms2", False),
+    ],
+)
+def test_term_matches_whole_words_only(make_engine, text: str, expected: bool) -> None:
+    engine = one_rule(make_engine, "- arms")
+    assert bool(hits(engine, text)) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "artillery shells",
+        "artillery  shells",
+        "artillery\nshells",
+        "artillery \r\n\t shells",
+        "Artillery Shells",
+    ],
+)
+def test_phrase_allows_any_white_space(make_engine, text: str) -> None:
+    assert hits(one_rule(make_engine, "- artillery shells"), text) == ["r"]
+
+
+@pytest.mark.parametrize("text", ["Korea's army", "Korea\u2019s army", "KOREA\u2018S army", "Korea army"])
+def test_possessive_and_curly_apostrophes(make_engine, text: str) -> None:
+    assert hits(one_rule(make_engine, "- Korea"), text) == ["r"]
+
+
+@pytest.mark.parametrize("term", ["Kyiv's troops", "Kyiv\u2019s troops"])
+def test_apostrophes_in_terms_match_either_form(make_engine, term: str) -> None:
+    engine = one_rule(make_engine, f'- "{term}"')
+    assert hits(engine, "Kyiv's troops") == ["r"]
+    assert hits(engine, "Kyiv\u2019s troops") == ["r"]
+
+
+def test_unicode_normalization_in_text(make_engine) -> None:
+    engine = one_rule(make_engine, "- fire\n- strasse")
+    assert hits(engine, "\ufb01re on the Stra\u00dfe") == ["r"]
+
+
+def test_overlapping_terms_are_all_found(make_engine) -> None:
+    engine = make_engine(
+        "rules:\n  - id: a\n    match: [weapons]\n  - id: b\n    match: [nuclear weapons]\n"
+        "  - id: c\n    match: [nuclear]\n"
+    )
+    assert hits(engine, "talks on nuclear weapons") == ["a", "b", "c"]
+
+
+def test_case_sensitive_term(make_engine) -> None:
+    engine = one_rule(make_engine, "- {term: WHO, case_sensitive: true}")
+    assert hits(engine, "The WHO warned") == ["r"]
+    assert hits(engine, "people who warned") == []
+    assert hits(engine, "The Who played") == []
+
+
+def test_case_sensitive_alias(make_engine) -> None:
+    engine = make_engine(
+        "entities:\n  us: [United States, {term: US, case_sensitive: true}]\n"
+        "rules:\n  - id: r\n    match:\n      entity: us\n"
+    )
+    assert hits(engine, "US troops") == ["r"]
+    assert hits(engine, "join us") == []
+    assert hits(engine, "the united states") == ["r"]
+
+
+def test_entity_matches_any_alias(make_engine) -> None:
+    engine = one_rule(make_engine, "- entity: nk")
+    for text in ["DPRK said", "in Pyongyang", "Kim Jong-un spoke", "North Korea's army"]:
+        assert hits(engine, text) == ["r"], text
+    assert hits(engine, "South Korea said") == []
+
+
+# operators ---------------------------------------------------------------------------------------------
+
+
+def test_all_any_none(make_engine) -> None:
+    engine = one_rule(make_engine, "all:\n  - entity: nk\n  - any: [weapons, shells]\nnone: [video game]")
+    assert hits(engine, "DPRK sends shells") == ["r"]
+    assert hits(engine, "DPRK sends food") == []
+    assert hits(engine, "DPRK shells in a video game") == []
+
+
+def test_list_under_match_is_all(make_engine) -> None:
+    engine = one_rule(make_engine, "- entity: nk\n- entity: ua")
+    assert hits(engine, "Pyongyang and Kyiv") == ["r"]
+    assert hits(engine, "Pyongyang alone") == []
+
+
+def test_none_alone_matches_items_without_the_terms(make_engine) -> None:
+    engine = one_rule(make_engine, "none: [spam]")
+    assert hits(engine, "good news") == ["r"]
+    assert hits(engine, "spam news") == []
+
+
+def test_at_least(make_engine) -> None:
+    engine = one_rule(make_engine, "at_least: 2\nof: [missile, launch, test]")
+    assert hits(engine, "a missile test") == ["r"]
+    assert hits(engine, "a missile") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Pyongyang shells Kyiv", True),  # 2 words apart
+        ("Pyongyang one two three Kyiv", True),  # 4 apart
+        ("Pyongyang one two three four Kyiv", False),  # 5 apart
+        ("Kyiv one two Pyongyang", True),  # either order
+    ],
+)
+def test_near_within_words(make_engine, text: str, expected: bool) -> None:
+    engine = one_rule(make_engine, "near: [{entity: nk}, {entity: ua}]\nwithin: 4")
+    assert bool(hits(engine, text)) is expected
+
+
+def test_near_with_three_conditions_needs_one_window(make_engine) -> None:
+    engine = one_rule(make_engine, "near: [a, b, c]\nwithin: 2")
+    assert hits(engine, "a b c") == ["r"]
+    assert hits(engine, "a b x x x c a") == []
+    assert hits(engine, "a b x x x c b a") == ["r"]
+
+
+def test_near_does_not_cross_fields(make_engine) -> None:
+    engine = one_rule(make_engine, "near: [alpha, omega]\nwithin: 3")
+    assert hits(engine, "omega here", title="alpha") == []
+
+
+def test_sentence(make_engine) -> None:
+    engine = one_rule(make_engine, "sentence: [{entity: nk}, {any: [weapons, arms]}]")
+    assert hits(engine, "Officials said Pyongyang sold arms. Nothing else.") == ["r"]
+    assert hits(engine, "Pyongyang spoke. Kyiv wants arms.") == []
+    assert hits(engine, "Mr. Kim of the DPRK met Dr. Lee, who sells arms.") == ["r"]
+    assert hits(engine, "The U.S. said the DPRK has arms.") == ["r"]
+
+
+def test_regex_is_case_insensitive_by_default(make_engine) -> None:
+    engine = one_rule(make_engine, r"regex: '\bKN-\d+\b'")
+    assert hits(engine, "a new kn-23 missile") == ["r"]
+    assert hits(engine, "nothing here") == []
+
+
+def test_regex_case_sensitive_and_unanchored(make_engine) -> None:
+    engine = one_rule(make_engine, "regex: 'Hwasong'\ncase_sensitive: true")
+    assert hits(engine, "the Hwasong-18") == ["r"]
+    assert hits(engine, "the HWASONG-18") == []
+    assert hits(engine, "preHwasongpost") == ["r"]
+
+
+def test_regex_without_literal_runs_on_every_item(make_engine) -> None:
+    engine = one_rule(make_engine, r"regex: '\d{3}mm'")
+    assert hits(engine, "152mm rounds") == ["r"]
+
+
+def test_regex_sees_folded_white_space(make_engine) -> None:
+    engine = one_rule(make_engine, r"regex: 'ship-to-ship transfers?'")
+    assert hits(engine, "ship-to-ship\n   transfers were seen") == ["r"]
+
+
+def test_fields_restrict_where_a_rule_looks(make_engine) -> None:
+    engine = one_rule(make_engine, "- arms", extra="    fields: [title]\n")
+    assert hits(engine, "arms in content only", title="Nothing") == []
+    assert hits(engine, "nothing", title="Arms deal") == ["r"]
+
+
+def test_sources_globs(make_engine) -> None:
+    engine = one_rule(make_engine, "- arms", extra="    sources: ['reuters-*']\n")
+    assert hits(engine, "arms", source="reuters-world") == ["r"]
+    assert hits(engine, "arms", source="ap-world") == []
+
+
+# evidence ----------------------------------------------------------------------------------------------
+
+
+def test_evidence_offsets_point_into_the_original_field(make_engine) -> None:
+    engine = one_rule(make_engine, "- entity: nk\n- any: [artillery shells]")
+    text = "Satellite  images show\nNorth Korea\u2019s artillery\n  shells moving."
+    [match] = engine.match(Item(source="s", content=text, title="About Pyongyang"))
+    spans = {(e.condition, e.field, e.matched) for e in match.evidence}
+    assert ("entity nk", "title", "Pyongyang") in spans
+    assert ("entity nk", "content", "North Korea") in spans
+    assert ('"artillery shells"', "content", "artillery\n  shells") in spans
+    for e in match.evidence:
+        field_text = text if e.field == "content" else "About Pyongyang"
+        assert field_text[e.start : e.end] == e.matched
+        assert " ".join(e.matched.split()) in e.snippet
+
+
+def test_evidence_leaves_out_none_conditions(make_engine) -> None:
+    engine = one_rule(make_engine, "all: [arms]\nnone: [spam]")
+    [match] = engine.match(Item(source="s", content="arms"))
+    assert [e.condition for e in match.evidence] == ['"arms"']
+
+
+def test_explain_reports_each_condition(make_engine) -> None:
+    engine = one_rule(make_engine, "all:\n  - entity: nk\n  - entity: ua")
+    [(rule, matched, lines)] = list(engine.explain(Item(source="s", content="DPRK only"), everything=True))
+    assert rule.id == "r" and matched is False
+    assert any("\u2713 entity nk" in line and '"DPRK"' in line for line in lines)
+    assert any("\u2717 entity ua" in line for line in lines)
+
+
+# the index is an optimization only: it must never change the result ----------------------------------
+
+
+def test_candidate_index_agrees_with_evaluating_every_rule() -> None:
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(60)] + ["nuclear weapons", "weapons", "arms"]
+    rules = []
+    for i in range(300):
+        terms = tuple(Term(t) for t in rng.sample(vocab, 3))
+        rules.append(Rule(id=f"r{i}", title="t", match=AnyOf(terms) if i % 2 else AnyOf(terms[:1])))
+    engine = Engine(RuleSet(rules=rules))
+    for _ in range(50):
+        text = " ".join(rng.choice(vocab) for _ in range(12))
+        item = Item(source="s", content=text)
+        fast = [m.rule.id for m in engine.match(item)]
+        slow = [rule.id for rule, matched, _ in engine.explain(item, everything=True) if matched]
+        assert fast == slow
