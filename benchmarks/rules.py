@@ -45,9 +45,9 @@ from watcher.rules.model import (  # noqa: E402
 from watcher.rules.sentences import sentence_starts  # noqa: E402
 
 SYLLABLES = "ka lo mi ra ben tor vel sha dun gri pol nez ar is om ul fen cor vak zim hal ped rus tan".split()
-FILLER = """the a of to in and said on for with that was by as at from officials government report new week year
-people after talks minister country statement told would could also over more than state security
-meeting border trade plan agreement region forces spokesman president military economic support
+FILLER = """the a of to in and said on for with that was by as at from officials government report
+new week year people after talks minister country statement told would could also over more than
+state security meeting border trade plan agreement region forces spokesman president military economic support
 according deal foreign city capital press agency local national sources""".split()
 
 
