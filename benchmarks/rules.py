@@ -118,9 +118,7 @@ def make_corpus(n_docs: int, aliases: list[str], keywords: list[str], seed: int 
                 words.insert(rng.randrange(len(words)), rng.choice(names))
             for _ in range(rng.randint(0, 2)):
                 kw = rng.choice(topics)
-                words.insert(
-                    rng.randrange(len(words)), f"{kw}-{rng.randint(1, 99)}" if rng.random() < 0.1 else kw
-                )
+                words.insert(rng.randrange(len(words)), f"{kw}-{rng.randint(1, 99)}" if rng.random() < 0.1 else kw)
             sentence = " ".join(words)
             sentence = sentence[0].upper() + sentence[1:] + "."
             sentences.append(sentence)
@@ -219,16 +217,12 @@ def _same_sentence(occs: list[list[tuple[int, int, int]]], texts: list[str]) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,1000,10000")
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--naive-docs", type=int, default=20, help="documents the (slow) baseline runs over")
     args = parser.parse_args()
-    print(
-        f"{'rules':>6} {'load s':>7} {'MB':>6} {'engine docs/s':>14} {'naive docs/s':>13} {'ratio':>8}  agree"
-    )
+    print(f"{'rules':>6} {'load s':>7} {'MB':>6} {'engine docs/s':>14} {'naive docs/s':>13} {'ratio':>8}  agree")
     for size in (int(s) for s in args.sizes.split(",")):
         world, aliases, keywords = make_world(size)
         corpus = make_corpus(args.docs, aliases, keywords)

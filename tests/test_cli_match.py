@@ -30,9 +30,7 @@ def test_match_prints_one_line_per_hit(tmp_path: Path) -> None:
     write(tmp_path / "docs" / "b.txt", "Nothing\n\nat all\n")
     code, out = run("match", "--rules", str(tmp_path / "rules"), str(tmp_path / "docs"))
     assert code == 0
-    assert out.splitlines() == [
-        f"{tmp_path / 'docs' / 'a.txt'}: nk-arms [high] 'Pyongyang arms' (Pyongyang, arms)"
-    ]
+    assert out.splitlines() == [f"{tmp_path / 'docs' / 'a.txt'}: nk-arms [high] 'Pyongyang arms' (Pyongyang, arms)"]
 
 
 def test_match_json_lines_for_feed_entries(tmp_path: Path) -> None:

@@ -13,8 +13,7 @@ from watcher.rules.model import AnyOf, Rule, RuleSet, Term
 def one_rule(make_engine, match_yaml: str, extra: str = "") -> Engine:
     return make_engine(
         "entities:\n  nk: [North Korea, DPRK, Pyongyang, Kim Jong-un]\n  ua: [Ukraine, Kyiv]\n"
-        f"rules:\n  - id: r\n{extra}    match:\n"
-        + "".join(f"      {line}\n" for line in match_yaml.splitlines())
+        f"rules:\n  - id: r\n{extra}    match:\n" + "".join(f"      {line}\n" for line in match_yaml.splitlines())
     )
 
 

@@ -16,8 +16,7 @@ def _all_text(items) -> str:
 
 def test_billion_laughs_on_the_xml_declaration_line_is_defused() -> None:
     lol = b'<!ENTITY lol "lol">' + b"".join(
-        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
-        for i in range(1, 10)
+        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
     )
     data = b'<?xml version="1.0"?><!DOCTYPE rss [' + lol + b"]>" + RSS_BODY
     items = feed_items(data, source="t")
@@ -72,10 +71,7 @@ def test_not_a_feed_is_an_error(data: bytes) -> None:
 
 
 def test_entry_without_guid_or_link_gets_a_content_hash() -> None:
-    data = (
-        b'<rss version="2.0"><channel><item><title>A</title></item><item><title>B</title></item>'
-        b"</channel></rss>"
-    )
+    data = b'<rss version="2.0"><channel><item><title>A</title></item><item><title>B</title></item></channel></rss>'
     a, b = feed_items(data, source="t")
     assert a.guid and a.guid.startswith("sha256:") and a.guid != b.guid
 

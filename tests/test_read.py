@@ -127,9 +127,7 @@ def test_read_json_feed(tmp_path: Path) -> None:
 
 
 def test_read_json_plain_objects(tmp_path: Path) -> None:
-    objs = [
-        {"title": "A", "content": "x", "link": "https://e.org/a", "guid": "g-a", "published": "2024-05-06"}
-    ]
+    objs = [{"title": "A", "content": "x", "link": "https://e.org/a", "guid": "g-a", "published": "2024-05-06"}]
     (tmp_path / "p.json").write_text(json.dumps(objs))
     [item] = items(tmp_path / "p.json")
     assert (item.title, item.content, item.link, item.guid) == ("A", "x", "https://e.org/a", "g-a")

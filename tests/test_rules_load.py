@@ -56,17 +56,11 @@ def test_full_rule_parses_to_conditions(tmp_path: Path) -> None:
     ruleset = load_rules(tmp_path / "r")
     assert ruleset.problems == []
     [rule] = ruleset.rules
-    assert (
-        rule.fields == ("title", "content")
-        and rule.sources == ("reuters-*",)
-        and rule.notify == ("analysts",)
-    )
+    assert rule.fields == ("title", "content") and rule.sources == ("reuters-*",) and rule.notify == ("analysts",)
     assert ruleset.entities["nk"].aliases == (Term("DPRK"), Term("NK", True))
     assert rule.match == All(
         (
-            All(
-                (EntityRef("nk"), Regex(r"\bshells?\b", True), AtLeast(2, (Term("a"), Term("b"), Term("c"))))
-            ),
+            All((EntityRef("nk"), Regex(r"\bshells?\b", True), AtLeast(2, (Term("a"), Term("b"), Term("c"))))),
             NoneOf((Term("video game"),)),
             Near((Term("x"), Term("y")), 3),
             Sentence((Term("p"), AnyOf((Term("q"), Term("r"))))),
@@ -144,9 +138,7 @@ def test_each_problem_is_located(tmp_path: Path, text: str, expected: str) -> No
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    found = problems(
-        tmp_path, "rules:\n  - id: a\n    colour: red\n    match:\n      any: []\n  - title: t\n"
-    )
+    found = problems(tmp_path, "rules:\n  - id: a\n    colour: red\n    match:\n      any: []\n  - title: t\n")
     assert len(found) == 4, found  # unknown key, empty list, no id, no match
 
 
@@ -165,9 +157,7 @@ def test_entities_are_global_and_rejection_cascades(tmp_path: Path) -> None:
     ruleset = load_rules(tmp_path / "rules")
     assert ruleset.rules == []
     messages = [str(p) for p in ruleset.problems]
-    assert any("b.yaml:4 rules[0].match.entity: unknown entity 'nk' (its file" in m for m in messages), (
-        messages
-    )
+    assert any("b.yaml:4 rules[0].match.entity: unknown entity 'nk' (its file" in m for m in messages), messages
 
 
 def test_duplicates_across_files(tmp_path: Path) -> None:

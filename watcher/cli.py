@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from watcher import __version__
-from watcher.errors import WatcherError
+from watcher.backfill import BackfillOptions, backfill, open_store, summary
+from watcher.config import Config, load_config
+from watcher.errors import ConfigError, ProblemsError, RuleError, WatcherError
+from watcher.pipeline import Stats
 from watcher.read import Skipped, read_paths
+from watcher.read.documents import parse_date
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.rules.report import check_examples, item_label, match_line, match_record
+from watcher.search import list_alerts, search_items
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -78,6 +84,133 @@ def match(rules_dir: Path, as_json: bool, explain: bool, paths: tuple[Path, ...]
                 click.echo(match_line(result, hit))
 
 
+def _config(path: Path | None) -> Config:
+    config = load_config(path)
+    for warning in config.warnings:
+        logging.getLogger("watcher").warning(warning)
+    return config
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="watcher.yaml to use (default: $WATCHER_CONFIG, then ./watcher.yaml, then built-in defaults).",
+)
+
+
+@main.command("backfill")
+@config_option
+@click.option("--notify", is_flag=True, help="Send the alerts found (default: record them as not to be sent).")
+@click.option("--dry-run", is_flag=True, help="Run everything against a copy in memory: write nothing.")
+@click.option("--since", help="Only items published on or after this date (ISO 8601; files: their mtime).")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def backfill_command(
+    config_path: Path | None, notify: bool, dry_run: bool, since: str | None, paths: tuple[Path, ...]
+) -> None:
+    """Replay files and directories (default: the configured seed directories) through the pipeline."""
+    config = _config(config_path)
+    since_date = parse_date(since) if since else None
+    if since and since_date is None:
+        raise click.BadParameter(f"not a date: {since!r} (use YYYY-MM-DD)", param_hint="--since")
+    targets = list(paths) or [seed.path for seed in config.seeds]
+    options = BackfillOptions(targets, notify=notify, dry_run=dry_run, since=since_date)
+    stats = backfill(config, options, progress=_progress())
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for line in summary(stats, options):
+        click.echo(line)
+
+
+def _progress() -> Callable[[Stats], None]:
+    """A progress line on a terminal (redrawn in place), a plain line every 5,000 items otherwise."""
+    tty = sys.stderr.isatty()
+    next_line = [5000]
+
+    def report(stats: Stats) -> None:
+        line = f"{stats.read} read, {stats.new} new, {stats.duplicate} duplicate, {stats.alerts} alerts"
+        if tty:
+            click.echo(f"\r{line}", nl=False, err=True)
+        elif stats.read >= next_line[0]:
+            click.echo(line, err=True)
+            next_line[0] = stats.read + 5000
+
+    return report
+
+
+@main.group("config")
+def config_group() -> None:
+    """Work with watcher.yaml."""
+
+
+@config_group.command("check")
+@config_option
+def config_check(config_path: Path | None) -> None:
+    """Validate the configuration; exit 1 listing every problem."""
+    try:
+        config = _config(config_path)
+    except ConfigError as e:
+        for problem in e.problems:
+            click.echo(str(problem))
+        click.echo(f"{len(e.problems)} problems")
+        sys.exit(1)
+    source = config.path or "built-in defaults"
+    click.echo(
+        f"{source}: ok; database {config.database}, rules {config.rules}, {len(config.seeds)} seed directories, "
+        f"{len(config.feeds)} feeds, {len(config.notify)} notify targets"
+    )
+
+
+@main.group()
+def items() -> None:
+    """Look at stored items."""
+
+
+@items.command("search")
+@config_option
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+@click.argument("query", nargs=-1, required=True)
+def items_search(config_path: Path | None, limit: int, as_json: bool, query: tuple[str, ...]) -> None:
+    """Full-text search over stored items: every word must occur; "quote" a phrase."""
+    store = open_store(_config(config_path))
+    try:
+        for row in search_items(store, " ".join(query), limit):
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(f"{row['id']:>6}  {row['source']}  {row['title']!r}  {row['link'] or row['path'] or ''}")
+                click.echo(f"        {row['snippet']}")
+    finally:
+        store.close()
+
+
+@main.group()
+def alerts() -> None:
+    """Look at recorded alerts."""
+
+
+@alerts.command("list")
+@config_option
+@click.option("--state", help="Only alerts in this state (pending, suppressed, ...).")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
+    """Recorded alerts, newest first."""
+    store = open_store(_config(config_path))
+    try:
+        for row in list_alerts(store, state, limit):
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(
+                    f"{row['id']:>6}  {row['created_at']}  {row['rule']} [{row['severity']}] {row['state']}  "
+                    f"{row['title']!r}  {row['link'] or row['path'] or ''}"
+                )
+    finally:
+        store.close()
+
+
 @main.group()
 def rules() -> None:
     """Work with rule files."""
@@ -109,6 +242,15 @@ def run() -> None:
     """Entry point that turns library errors into one-line messages."""
     try:
         main(standalone_mode=True)
+    except ProblemsError as e:
+        for problem in e.problems:
+            click.echo(str(problem), err=True)
+        what = "rules" if isinstance(e, RuleError) else "configuration"
+        click.echo(f"error: invalid {what} ({len(e.problems)} problems)", err=True)
+        sys.exit(2)
     except WatcherError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: what was committed stays; run the command again to continue", err=True)
+        sys.exit(130)

@@ -36,9 +36,7 @@ _BLOCK = frozenset(
         "main",
     }
 )
-_VOID = frozenset(
-    {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
-)
+_VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"})
 
 
 class _TextExtractor(HTMLParser):

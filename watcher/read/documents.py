@@ -64,9 +64,7 @@ def read_md(path: Path, data: bytes, source: str) -> list[Item]:
             del lines[i : i + 2]
             break
     body = _MD_LINK.sub(r"\1", "\n".join(lines)).strip()
-    item = Item(
-        source=source, title=str(meta.get("title") or title or path.name), content=body, path=str(path)
-    )
+    item = Item(source=source, title=str(meta.get("title") or title or path.name), content=body, path=str(path))
     _apply_meta(item, meta)
     return [item]
 

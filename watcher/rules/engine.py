@@ -124,9 +124,7 @@ class Doc:
             occs = self._regex_cache.get(key)
             if occs is None:
                 body = text.cased[1:-1]
-                occs = [
-                    (f, m.start() + 1, m.end() + 1) for m in node.regex.finditer(body) if m.end() > m.start()
-                ]
+                occs = [(f, m.start() + 1, m.end() + 1) for m in node.regex.finditer(body) if m.end() > m.start()]
                 self._regex_cache[key] = occs
             out.extend(occs)
         return out

@@ -87,9 +87,7 @@ def load_rule_docs(docs: Iterable[Located]) -> RuleSet:
                 entity_owner[name] = fp
         for rule, path in fp.rules:
             if rule.id in rule_owner and rule_owner[rule.id] is not fp:
-                fp.doc.problem(
-                    path, f"duplicate rule id '{rule.id}' (also in {rule_owner[rule.id].doc.file})"
-                )
+                fp.doc.problem(path, f"duplicate rule id '{rule.id}' (also in {rule_owner[rule.id].doc.file})")
             else:
                 rule_owner.setdefault(rule.id, fp)
     # Entity references, repeated until no more files are rejected: a rejection removes its entities.
@@ -190,9 +188,7 @@ class _FileParser:
             if rule is None:
                 continue
             if rule.id in seen:
-                self.doc.problem(
-                    (*path, "id"), f"duplicate rule id '{rule.id}' (also rules[{seen[rule.id]}])"
-                )
+                self.doc.problem((*path, "id"), f"duplicate rule id '{rule.id}' (also rules[{seen[rule.id]}])")
                 continue
             seen[rule.id] = i
             self.rules.append((rule, path))
@@ -206,9 +202,7 @@ class _FileParser:
         if rule_id is None:
             self.doc.problem(path, "rule needs an 'id'")
         elif not isinstance(rule_id, str) or not _ID.match(rule_id):
-            self.doc.problem(
-                (*path, "id"), f"invalid id {rule_id!r}: lower-case letters, digits, '_' and '-'"
-            )
+            self.doc.problem((*path, "id"), f"invalid id {rule_id!r}: lower-case letters, digits, '_' and '-'")
         title = spec.get("title", rule_id)
         if not isinstance(title, str) or not title.strip():
             self.doc.problem((*path, "title"), "title must be non-empty text")
@@ -218,9 +212,7 @@ class _FileParser:
         fields = self._names(spec, "fields", path)
         for j, f in enumerate(fields or ()):
             if f not in TEXT_FIELDS:
-                self.doc.problem(
-                    (*path, "fields", j), f"unknown field '{f}' (one of {', '.join(TEXT_FIELDS)})"
-                )
+                self.doc.problem((*path, "fields", j), f"unknown field '{f}' (one of {', '.join(TEXT_FIELDS)})")
         sources = self._names(spec, "sources", path)
         notify = self._names(spec, "notify", path)
         updates = self._bool(spec.get("updates", False), (*path, "updates"))
@@ -390,9 +382,7 @@ class _FileParser:
         ok = True
         for i, child in enumerate(children):
             if not _is_positional(child):
-                self.doc.problem(
-                    (*path, i), "only terms, entities, regexes and 'any' of them have a position"
-                )
+                self.doc.problem((*path, i), "only terms, entities, regexes and 'any' of them have a position")
                 ok = False
         return ok
 

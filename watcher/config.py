@@ -1,0 +1,313 @@
+"""watcher.yaml: found, loaded, validated (every problem at once, located), with built-in defaults.
+
+Found by --config, then $WATCHER_CONFIG, then ./watcher.yaml; with none, the defaults serve: database
+./watcher.db, rules ./rules, seed directory ./seeds. Relative paths are relative to the config file.
+`${VAR}` (or `${VAR:-default}`) in a text value is replaced from the environment, so secrets stay out of
+the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from watcher.errors import ConfigError, Problem
+from watcher.yamlfile import KeyPath, Located, format_path, load_yaml
+
+ENV_VAR = "WATCHER_CONFIG"
+DEFAULT_NAME = "watcher.yaml"
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*"
+    r"(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
+)
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MIN_INTERVAL = 60.0
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from '30s', '15m', '1h', '1h30m', '2d' or a number of seconds; None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    m = _DURATION.match(value)
+    if not m or not any(m.groups()):
+        return None
+    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return d * 86400 + h * 3600 + mi * 60 + s
+
+
+@dataclass(frozen=True)
+class SeedDir:
+    path: Path
+    name: str
+    interval: float = 300.0
+
+
+@dataclass(frozen=True)
+class Feed:
+    url: str
+    name: str
+    interval: float = 900.0
+    alert_existing: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """An Apprise notification target. `url` holds secrets: never log it, use a redacted form."""
+
+    url: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Http:
+    timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    allow_private_addresses: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    database: Path
+    rules: Path
+    seeds: tuple[SeedDir, ...]
+    feeds: tuple[Feed, ...] = ()
+    notify: tuple[Target, ...] = ()
+    http: Http = field(default_factory=Http)
+    warnings: tuple[str, ...] = ()
+
+
+def defaults(base: Path | None = None) -> Config:
+    """The built-in configuration, relative to `base` (the working directory by default)."""
+    base = base or Path.cwd()
+    return Config(
+        path=None,
+        database=base / "watcher.db",
+        rules=base / "rules",
+        seeds=(SeedDir(base / "seeds", "seeds"),),
+    )
+
+
+def find_config(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """--config, then $WATCHER_CONFIG, then ./watcher.yaml; None when there is none (defaults serve)."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get(ENV_VAR):
+        return Path(env[ENV_VAR])
+    local = Path.cwd() / DEFAULT_NAME
+    return local if local.is_file() else None
+
+
+def load_config(explicit: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Find and load the configuration; raise ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    path = find_config(explicit, env)
+    if path is None:
+        return defaults()
+    if not path.is_file():
+        raise ConfigError([Problem(str(path), None, "", "no such config file")])
+    doc = load_yaml(path)
+    config = _Validator(doc, path.resolve().parent, env).config()
+    if doc.problems or config is None:
+        raise ConfigError(doc.problems)
+    return config
+
+
+_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http"}
+
+
+class _Validator:
+    def __init__(self, doc: Located, base: Path, env: Mapping[str, str]):
+        self.doc = doc
+        self.base = base
+        self.env = env
+        self.warnings: list[str] = []
+
+    def config(self) -> Config | None:
+        value = self.doc.value
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.doc.problem((), "the config file is a mapping of keys (database, rules, seeds, feeds, ...)")
+            return None
+        for key in value:
+            if key not in _TOP_KEYS:
+                self.doc.problem((key,), f"unknown key '{key}' (one of {', '.join(sorted(_TOP_KEYS))})")
+        database = self._path(value, "database", "watcher.db")
+        rules = self._path(value, "rules", "rules")
+        seeds = self._seeds(value.get("seeds", ["seeds"]))
+        feeds = self._feeds(value.get("feeds", []))
+        notify = self._notify(value.get("notify", []))
+        http = self._http(value.get("http", {}))
+        return Config(
+            path=Path(self.doc.file),
+            database=database,
+            rules=rules,
+            seeds=tuple(seeds),
+            feeds=tuple(feeds),
+            notify=tuple(notify),
+            http=http,
+            warnings=tuple(self.warnings),
+        )
+
+    # scalars --------------------------------------------------------------------------------------------
+
+    def _text(self, value: Any, path: KeyPath, what: str = "text") -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            self.doc.problem(path, f"must be non-empty {what}")
+            return None
+        return self._expand(value, path)
+
+    def _expand(self, value: str, path: KeyPath) -> str | None:
+        missing: list[str] = []
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            missing.append(name)
+            return ""
+
+        out = _VAR.sub(sub, value)
+        for name in missing:
+            self.doc.problem(path, f"environment variable {name} is not set")
+        return None if missing else out
+
+    def _path(self, value: dict[str, Any], key: str, default: str) -> Path:
+        raw = value.get(key, default)
+        text = self._text(raw, (key,), "path") if key in value else default
+        return self.base / Path(text or default).expanduser()
+
+    def _duration(self, value: Any, path: KeyPath, default: float, *, warn_below: float = MIN_INTERVAL) -> float:
+        if value is None:
+            return default
+        seconds = parse_duration(value)
+        if seconds is None or seconds <= 0:
+            self.doc.problem(path, f"invalid duration {value!r} (like 30s, 15m, 1h, or a number of seconds)")
+            return default
+        if seconds < warn_below:
+            self.warnings.append(f"{self.doc.file}: {format_path(path)}: interval {value!r} is under 60s")
+        return seconds
+
+    def _bool(self, value: Any, path: KeyPath, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.doc.problem(path, "must be true or false")
+            return default
+        return value
+
+    def _keys(self, value: dict[str, Any], path: KeyPath, allowed: set[str]) -> None:
+        for key in value:
+            if key not in allowed:
+                self.doc.problem((*path, key), f"unknown key '{key}' (one of {', '.join(sorted(allowed))})")
+
+    def _list(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list):
+            self.doc.problem((key,), "must be a list")
+            return []
+        return value
+
+    # sections -------------------------------------------------------------------------------------------
+
+    def _seeds(self, value: Any) -> list[SeedDir]:
+        out: list[SeedDir] = []
+        for i, entry in enumerate(self._list(value, "seeds")):
+            path: KeyPath = ("seeds", i)
+            spec = {"path": entry} if isinstance(entry, str) else entry
+            if not isinstance(spec, dict):
+                self.doc.problem(path, "a seed directory is a path or {path, interval, name}")
+                continue
+            self._keys(spec, path, {"path", "interval", "name"})
+            text = self._text(spec.get("path"), (*path, "path"), "path")
+            if text is None:
+                continue
+            directory = self.base / Path(text).expanduser()
+            name = self._name(spec.get("name", directory.name), (*path, "name"))
+            interval = self._duration(spec.get("interval"), (*path, "interval"), 300.0)
+            out.append(SeedDir(directory, name or directory.name, interval))
+        self._unique([s.name for s in out], "seeds")
+        return out
+
+    def _feeds(self, value: Any) -> list[Feed]:
+        out: list[Feed] = []
+        for i, spec in enumerate(self._list(value, "feeds")):
+            path: KeyPath = ("feeds", i)
+            if isinstance(spec, str):
+                spec = {"url": spec}
+            if not isinstance(spec, dict):
+                self.doc.problem(path, "a feed is {url, name, interval}")
+                continue
+            self._keys(spec, path, {"url", "name", "interval", "alert_existing"})
+            url = self._text(spec.get("url"), (*path, "url"), "URL")
+            if url is None:
+                continue
+            if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+                self.doc.problem((*path, "url"), f"only http and https URLs can be polled: {url!r}")
+                continue
+            default_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", url.split("://", 1)[1]).strip("-.")[:60]
+            name = self._name(spec.get("name", default_name), (*path, "name"))
+            interval = self._duration(spec.get("interval"), (*path, "interval"), 900.0)
+            alert_existing = self._bool(spec.get("alert_existing"), (*path, "alert_existing"), False)
+            out.append(Feed(url, name or default_name, interval, alert_existing))
+        self._unique([f.name for f in out], "feeds")
+        return out
+
+    def _notify(self, value: Any) -> list[Target]:
+        out: list[Target] = []
+        for i, spec in enumerate(self._list(value, "notify")):
+            path: KeyPath = ("notify", i)
+            if isinstance(spec, str):
+                spec = {"url": spec}
+            if not isinstance(spec, dict):
+                self.doc.problem(path, "a notify target is {url, tags}")
+                continue
+            self._keys(spec, path, {"url", "tags"})
+            url = self._text(spec.get("url"), (*path, "url"), "Apprise URL")
+            tags_raw = spec.get("tags", [])
+            if isinstance(tags_raw, str):
+                tags_raw = [tags_raw]
+            if not isinstance(tags_raw, list) or not all(isinstance(t, str) and t.strip() for t in tags_raw):
+                self.doc.problem((*path, "tags"), "tags must be a list of names")
+                tags_raw = []
+            if url is not None:
+                out.append(Target(url, tuple(t.strip() for t in tags_raw)))
+        return out
+
+    def _http(self, value: Any) -> Http:
+        if not isinstance(value, dict):
+            self.doc.problem(("http",), "must be a mapping")
+            return Http()
+        self._keys(value, ("http",), {"timeout", "max_bytes", "allow_private_addresses"})
+        timeout = self._duration(value.get("timeout"), ("http", "timeout"), 30.0, warn_below=0)
+        max_bytes = value.get("max_bytes", Http.max_bytes)
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1024:
+            self.doc.problem(("http", "max_bytes"), "must be a whole number of bytes, at least 1024")
+            max_bytes = Http.max_bytes
+        private = self._bool(value.get("allow_private_addresses"), ("http", "allow_private_addresses"), False)
+        return Http(timeout, max_bytes, private)
+
+    def _name(self, value: Any, path: KeyPath) -> str | None:
+        if not isinstance(value, str) or not _NAME.match(value):
+            self.doc.problem(path, f"invalid name {value!r} (letters, digits, '.', '_' and '-')")
+            return None
+        return value
+
+    def _unique(self, names: list[str], key: str) -> None:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                self.doc.problem((key, i, "name"), f"duplicate name '{name}'")
+            seen.add(name)

@@ -1,0 +1,82 @@
+"""What makes two items the same: a key within a source, and a hash of the normalized text across sources.
+
+The key is the item's guid, else its link (normalized: scheme and host case, default ports, fragments and
+tracking parameters removed), else its path, else a hash of title and content. Independently, items whose
+normalized text is identical are copies wherever they come from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from watcher.item import Item
+
+_TRACKING_PREFIXES = ("utm_", "mtm_", "pk_")
+_TRACKING = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ref_src",
+        "cmpid",
+        "ocid",
+        "smid",
+        "wt.mc_id",
+    }
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Texts shorter than this are too generic ("Untitled", an empty entry) to call two items copies.
+MIN_COPY_TEXT = 40
+
+
+def normalize_link(url: str) -> str:
+    """A link with scheme and host lower-cased, default port, fragment and tracking parameters removed."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if parts.username or parts.password:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        host = f"{userinfo}@{host}"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING
+    ]
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+
+
+def item_key(item: Item) -> str:
+    """The item's identity within its source."""
+    if item.guid:
+        return f"guid:{item.guid.strip()}"
+    if item.link:
+        return f"link:{normalize_link(item.link)}"
+    if item.path:
+        return f"path:{item.path}"
+    digest = hashlib.sha256(f"{item.title}\x00{item.content}".encode()).hexdigest()
+    return f"hash:{digest}"
+
+
+def normalized_text(item: Item) -> str:
+    """Title and body, white space folded and case folded: what 'the same story' means."""
+    body = item.content or item.summary
+    return " ".join(f"{item.title}\n{body}".split()).casefold()
+
+
+def text_hash(item: Item) -> str:
+    return hashlib.sha256(normalized_text(item).encode()).hexdigest()

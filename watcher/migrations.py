@@ -1,0 +1,63 @@
+"""The database schema, as sqlite-utils migrations: append new ones, never edit an applied one."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+# 'WTCH': marks a database as watcher's, so a foreign one is refused rather than written into.
+APPLICATION_ID = 0x57544348
+
+migrations = Migrations("watcher")
+
+
+@migrations()
+def m001_items_and_alerts(db: sqlite_utils.Database) -> None:
+    for sql in (
+        """CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            url TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            key TEXT NOT NULL,
+            guid TEXT,
+            link TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            published TEXT,
+            path TEXT,
+            text_hash TEXT NOT NULL,
+            duplicate_of INTEGER REFERENCES items(id),
+            version INTEGER NOT NULL DEFAULT 1,
+            first_seen TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (source_id, key)
+        )""",
+        "CREATE INDEX items_text_hash ON items (text_hash)",
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            rule_id TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            item_version INTEGER NOT NULL DEFAULT 1,
+            severity TEXT NOT NULL,
+            rule_title TEXT NOT NULL,
+            notify_tags TEXT NOT NULL DEFAULT '[]',
+            evidence TEXT NOT NULL DEFAULT '[]',
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (rule_id, item_id, item_version)
+        )""",
+        "CREATE INDEX alerts_item ON alerts (item_id)",
+        "CREATE INDEX alerts_state ON alerts (state)",
+        """CREATE VIRTUAL TABLE items_fts USING fts5(
+            title, summary, content, content='items', content_rowid='id'
+        )""",
+    ):
+        db.execute(sql)

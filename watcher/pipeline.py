@@ -1,0 +1,96 @@
+"""The one pipeline every edge shares: items in, deduplicated and stored, rules evaluated, alerts recorded.
+
+`backfill`, `poll --once` and `run` differ only in where items come from and whether their alerts are sent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from watcher.item import Item
+from watcher.read import Skipped
+from watcher.rules.engine import Engine, Match
+from watcher.store import COPY, DUPLICATE, NEW, UPDATED, Outcome, Store
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class Stats:
+    """What a run of the pipeline did."""
+
+    read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    new: int = 0
+    duplicate: int = 0
+    updated: int = 0
+    copies: int = 0
+    hits: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def alerts(self) -> int:
+        return sum(self.hits.values())
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome.status == NEW:
+            self.new += 1
+        elif outcome.status == UPDATED:
+            self.updated += 1
+        elif outcome.status == DUPLICATE:
+            self.duplicate += 1
+        elif outcome.status == COPY:
+            self.copies += 1
+        self.hits.update(outcome.alerts)
+
+
+OnAlert = Callable[[sqlite3.Connection, int, Match], None]
+
+
+class Pipeline:
+    """Stores items and records the alerts of the rules they match."""
+
+    def __init__(self, store: Store, engine: Engine, *, on_alert: OnAlert | None = None):
+        self.store = store
+        self.engine = engine
+        self.on_alert = on_alert
+
+    def ingest(
+        self,
+        results: Iterable[Item | Skipped],
+        *,
+        alert_state: str,
+        keep: Callable[[Item], str | None] | None = None,
+        progress: Callable[[Stats], None] | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> Stats:
+        """Ingest items in batches of one transaction each; `keep` may return a reason to skip an item."""
+        stats = Stats()
+        batch: list[Item] = []
+        for result in results:
+            if isinstance(result, Skipped):
+                stats.skipped[result.reason.split(":")[0]] += 1
+                continue
+            stats.read += 1
+            reason = keep(result) if keep else None
+            if reason:
+                stats.skipped[reason] += 1
+                continue
+            batch.append(result)
+            if len(batch) >= batch_size:
+                self._flush(batch, alert_state, stats)
+                if progress:
+                    progress(stats)
+        self._flush(batch, alert_state, stats)
+        if progress:
+            progress(stats)
+        return stats
+
+    def _flush(self, batch: list[Item], alert_state: str, stats: Stats) -> None:
+        if not batch:
+            return
+        for outcome in self.store.ingest(batch, self.engine.match, alert_state=alert_state, on_alert=self.on_alert):
+            stats.count(outcome)
+        batch.clear()

@@ -1,0 +1,306 @@
+"""The SQLite store: items kept once, alerts recorded once, in WAL with one writer.
+
+Every write transaction begins with BEGIN IMMEDIATE (a deferred BEGIN that later upgrades to a write fails
+at once with "database is locked" instead of waiting), synchronous=FULL, and a busy timeout. The schema
+comes from sqlite-utils migrations. A corrupt file, or one that belongs to another program, is refused with
+a clear message and never recreated.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from watcher.dedup import MIN_COPY_TEXT, item_key, normalized_text, text_hash
+from watcher.errors import StoreError
+from watcher.item import Item
+from watcher.migrations import APPLICATION_ID, migrations
+from watcher.rules.engine import Match
+
+BUSY_TIMEOUT_MS = 30_000
+
+NEW, DUPLICATE, UPDATED, COPY = "new", "duplicate", "updated", "copy"
+
+# Alert states: recorded and to be delivered, or recorded only (backfill without --notify, a feed's first poll).
+PENDING, SUPPRESSED = "pending", "suppressed"
+
+
+@dataclass
+class Outcome:
+    """What happened to one item: its status and the rules it alerted."""
+
+    item: Item
+    status: str
+    item_id: int
+    alerts: list[str] = field(default_factory=list)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """One SQLite database. Not shared between threads: open one Store per thread."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str):
+        self.conn = conn
+        self.path = path
+        self.db = sqlite_utils.Database(conn)
+        self._source_ids: dict[str, int] = {}
+
+    # opening --------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, check: bool = True) -> Store:
+        """Open (creating when absent) and migrate; refuse a corrupt or foreign database."""
+        path = Path(path)
+        if path.exists() and path.is_dir():
+            raise StoreError(f"{path}: is a directory, not a database file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as e:
+            raise StoreError(f"{path}: cannot open database: {e}") from None
+        return cls._prepare(conn, str(path), check=check)
+
+    @classmethod
+    def open_copy(cls, path: str | Path) -> Store:
+        """An in-memory copy of the database (empty when there is none): for dry runs that write nothing."""
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        path = Path(path)
+        if path.exists():
+            try:
+                source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+                source.backup(memory)
+                source.close()
+            except sqlite3.Error as e:
+                raise StoreError(f"{path}: cannot read database: {e}") from None
+        return cls._prepare(memory, f"{path} (dry run copy)", check=True)
+
+    @classmethod
+    def _prepare(cls, conn: sqlite3.Connection, name: str, *, check: bool) -> Store:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _refuse_foreign(conn, name)
+            if check:
+                row = conn.execute("PRAGMA quick_check(1)").fetchone()
+                if row and row[0] != "ok":
+                    raise sqlite3.DatabaseError(row[0])
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode and mode[0] not in ("wal", "memory"):
+                raise StoreError(f"{name}: cannot switch the database to WAL mode ({mode[0]})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, name)
+            migrations.apply(store.db)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreError(
+                f"{name}: the database is corrupt or not a SQLite database ({e}); refusing to use it. "
+                "Restore a backup, or move the file aside to start afresh."
+            ) from None
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # transactions ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._source_ids.clear()  # ids created in the rolled-back transaction are gone
+            raise
+        self.conn.execute("COMMIT")
+
+    # ingest ---------------------------------------------------------------------------------------------
+
+    def source_id(self, name: str, kind: str = "files", url: str | None = None) -> int:
+        """The id of a source by name, created when new (call inside a write transaction)."""
+        sid = self._source_ids.get(name)
+        if sid is None:
+            row = self.conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                cur = self.conn.execute(
+                    "INSERT INTO sources (name, kind, url, created_at) VALUES (?, ?, ?, ?)",
+                    (name, kind, url, now_iso()),
+                )
+                sid = int(cur.lastrowid or 0)
+            else:
+                sid = int(row[0])
+            self._source_ids[name] = sid
+        return sid
+
+    def ingest(
+        self,
+        items: Sequence[Item],
+        evaluate: Callable[[Item], list[Match]],
+        *,
+        alert_state: str,
+        on_alert: Callable[[sqlite3.Connection, int, Match], None] | None = None,
+    ) -> list[Outcome]:
+        """Store a batch of items in one transaction, with the alerts of the rules they match.
+
+        Items are evaluated inside the transaction that stores them, so a crash never leaves an item stored
+        without its alerts, nor an alert without its item.
+        """
+        outcomes: list[Outcome] = []
+        try:
+            with self.write() as conn:
+                fresh: list[int] = []
+                for item in items:
+                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert)
+                    if outcome.status in (NEW, UPDATED):
+                        fresh.append(outcome.item_id)
+                    outcomes.append(outcome)
+                # External-content FTS, filled once per transaction: far cheaper than a trigger per row.
+                conn.executemany(
+                    "INSERT INTO items_fts (rowid, title, summary, content) "
+                    "SELECT id, title, summary, content FROM items WHERE id = ?",
+                    [(i,) for i in fresh],
+                )
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"{self.path}: {e}") from None
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: the database is corrupt ({e})") from None
+        return outcomes
+
+    def _ingest_one(
+        self,
+        conn: sqlite3.Connection,
+        item: Item,
+        evaluate: Callable[[Item], list[Match]],
+        alert_state: str,
+        on_alert: Callable[[sqlite3.Connection, int, Match], None] | None,
+    ) -> Outcome:
+        sid = self.source_id(item.source)
+        key = item_key(item)
+        digest = text_hash(item)
+        now = now_iso()
+        row = conn.execute(
+            "SELECT id, text_hash, version FROM items WHERE source_id = ? AND key = ?", (sid, key)
+        ).fetchone()
+        if row is not None:
+            item_id, old_hash, version = int(row[0]), row[1], int(row[2])
+            if old_hash == digest:
+                return Outcome(item, DUPLICATE, item_id)
+            version += 1
+            conn.execute(
+                "INSERT INTO items_fts (items_fts, rowid, title, summary, content) "
+                "SELECT 'delete', id, title, summary, content FROM items WHERE id = ? AND duplicate_of IS NULL",
+                (item_id,),
+            )
+            conn.execute(
+                "UPDATE items SET guid = ?, link = ?, title = ?, summary = ?, content = ?, author = ?, "
+                "published = ?, path = ?, text_hash = ?, version = ?, updated_at = ?, duplicate_of = NULL "
+                "WHERE id = ?",
+                (*_columns(item), digest, version, now, item_id),
+            )
+            outcome = Outcome(item, UPDATED, item_id)
+            for match in evaluate(item):
+                if (
+                    not match.rule.updates
+                    and conn.execute(
+                        "SELECT 1 FROM alerts WHERE rule_id = ? AND item_id = ?", (match.rule.id, item_id)
+                    ).fetchone()
+                ):
+                    continue
+                self._alert(conn, outcome, match, version, alert_state, now, on_alert)
+            return outcome
+        copy_of = None
+        if len(normalized_text(item)) >= MIN_COPY_TEXT:
+            found = conn.execute(
+                "SELECT id FROM items WHERE text_hash = ? AND duplicate_of IS NULL LIMIT 1", (digest,)
+            ).fetchone()
+            copy_of = int(found[0]) if found else None
+        cur = conn.execute(
+            "INSERT INTO items (source_id, key, guid, link, title, summary, content, author, published, path, "
+            "text_hash, duplicate_of, version, first_seen, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            (sid, key, *_columns(item), digest, copy_of, now, now),
+        )
+        item_id = int(cur.lastrowid or 0)
+        if copy_of is not None:
+            return Outcome(item, COPY, item_id)
+        outcome = Outcome(item, NEW, item_id)
+        for match in evaluate(item):
+            self._alert(conn, outcome, match, 1, alert_state, now, on_alert)
+        return outcome
+
+    def _alert(
+        self,
+        conn: sqlite3.Connection,
+        outcome: Outcome,
+        match: Match,
+        version: int,
+        state: str,
+        now: str,
+        on_alert: Callable[[sqlite3.Connection, int, Match], None] | None,
+    ) -> None:
+        rule = match.rule
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO alerts (rule_id, item_id, item_version, severity, rule_title, notify_tags, "
+            "evidence, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rule.id,
+                outcome.item_id,
+                version,
+                rule.severity,
+                rule.title,
+                json.dumps(list(rule.notify)),
+                json.dumps([e.as_dict() for e in match.evidence], ensure_ascii=False),
+                state,
+                now,
+            ),
+        )
+        if cur.rowcount:
+            outcome.alerts.append(rule.id)
+            if on_alert is not None:
+                on_alert(conn, int(cur.lastrowid or 0), match)
+
+    # reading --------------------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query as dicts."""
+        try:
+            cur = self.conn.execute(sql, params)
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"{self.path}: {e}") from None
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])  # noqa: S608
+
+
+def _refuse_foreign(conn: sqlite3.Connection, name: str) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        return
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables -= {"sqlite_sequence", "sqlite_stat1"}
+    if app_id != 0 or tables:
+        shown = ", ".join(sorted(tables)[:5]) or f"application id {app_id}"
+        raise StoreError(
+            f"{name}: this database belongs to another program ({shown}); refusing to use it. "
+            "Point `database:` in watcher.yaml at a new file."
+        )
+
+
+def _columns(item: Item) -> tuple[Any, ...]:
+    published = item.published.isoformat() if item.published else None
+    return (item.guid, item.link, item.title, item.summary, item.content, item.author, published, item.path)
