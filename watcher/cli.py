@@ -241,7 +241,15 @@ def rules_check(rules_dir: Path) -> None:
 def run() -> None:
     """Entry point that turns library errors into one-line messages."""
     try:
-        main(standalone_mode=True)
+        code = main.main(standalone_mode=False)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("\ninterrupted: what was committed stays; run the command again to continue", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
     except ProblemsError as e:
         for problem in e.problems:
             click.echo(str(problem), err=True)
@@ -251,6 +259,4 @@ def run() -> None:
     except WatcherError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: what was committed stays; run the command again to continue", err=True)
-        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

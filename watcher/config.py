@@ -37,6 +37,8 @@ def parse_duration(value: Any) -> float | None:
         return float(value) if value >= 0 else None
     if not isinstance(value, str) or not value.strip():
         return None
+    if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+        return float(value)
     m = _DURATION.match(value)
     if not m or not any(m.groups()):
         return None
@@ -224,6 +226,7 @@ class _Validator:
 
     def _seeds(self, value: Any) -> list[SeedDir]:
         out: list[SeedDir] = []
+        names: list[tuple[int, str]] = []
         for i, entry in enumerate(self._list(value, "seeds")):
             path: KeyPath = ("seeds", i)
             spec = {"path": entry} if isinstance(entry, str) else entry
@@ -238,11 +241,13 @@ class _Validator:
             name = self._name(spec.get("name", directory.name), (*path, "name"))
             interval = self._duration(spec.get("interval"), (*path, "interval"), 300.0)
             out.append(SeedDir(directory, name or directory.name, interval))
-        self._unique([s.name for s in out], "seeds")
+            names.append((i, out[-1].name))
+        self._unique(names, "seeds")
         return out
 
     def _feeds(self, value: Any) -> list[Feed]:
         out: list[Feed] = []
+        names: list[tuple[int, str]] = []
         for i, spec in enumerate(self._list(value, "feeds")):
             path: KeyPath = ("feeds", i)
             if isinstance(spec, str):
@@ -262,7 +267,8 @@ class _Validator:
             interval = self._duration(spec.get("interval"), (*path, "interval"), 900.0)
             alert_existing = self._bool(spec.get("alert_existing"), (*path, "alert_existing"), False)
             out.append(Feed(url, name or default_name, interval, alert_existing))
-        self._unique([f.name for f in out], "feeds")
+            names.append((i, out[-1].name))
+        self._unique(names, "feeds")
         return out
 
     def _notify(self, value: Any) -> list[Target]:
@@ -305,9 +311,9 @@ class _Validator:
             return None
         return value
 
-    def _unique(self, names: list[str], key: str) -> None:
+    def _unique(self, names: list[tuple[int, str]], key: str) -> None:
         seen: set[str] = set()
-        for i, name in enumerate(names):
+        for i, name in names:
             if name in seen:
                 self.doc.problem((key, i, "name"), f"duplicate name '{name}'")
             seen.add(name)
