@@ -199,8 +199,11 @@ def test_reopening_keeps_data_and_applies_no_migration_twice(tmp_path: Path, eng
     ingest(s, engine, Item(source="a", guid="1", content=LONG))
     s.close()
     s = Store.open(tmp_path / "w.db")
+    applied = s.count("_sqlite_migrations")
+    s.close()
+    s = Store.open(tmp_path / "w.db")
     assert s.count("items") == 1
-    assert s.count("_sqlite_migrations") == 1
+    assert s.count("_sqlite_migrations") == applied >= 2
     s.close()
 
 

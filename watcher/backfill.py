@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from watcher.config import Config
+from watcher.deliver import DeliveryStats, Dispatcher, enqueue_alerts
 from watcher.errors import RuleError
 from watcher.item import Item
+from watcher.outbox import Outbox
 from watcher.pipeline import Pipeline, Stats
 from watcher.read import read_paths
 from watcher.rules.engine import Engine
@@ -42,15 +44,30 @@ def open_store(config: Config, *, dry_run: bool = False) -> Store:
     return Store.open_copy(config.database) if dry_run else Store.open(config.database)
 
 
-def backfill(config: Config, options: BackfillOptions, progress: Callable[[Stats], None] | None = None) -> Stats:
-    """Read, deduplicate, store and evaluate every document under the paths; return what happened."""
+@dataclass
+class BackfillResult:
+    stats: Stats
+    delivery: DeliveryStats | None = None
+
+
+def backfill(
+    config: Config, options: BackfillOptions, progress: Callable[[Stats], None] | None = None
+) -> BackfillResult:
+    """Read, deduplicate, store and evaluate every document under the paths; with notify, deliver."""
     engine = load_engine(config)
     store = open_store(config, dry_run=options.dry_run)
     try:
-        pipeline = Pipeline(store, engine)
+        sending = options.notify and not options.dry_run
+        on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
+        pipeline = Pipeline(store, engine, on_alert=on_alert)
         keep = _since_filter(options.since) if options.since else None
         state = PENDING if options.notify else SUPPRESSED
-        return pipeline.ingest(read_paths(options.paths), alert_state=state, keep=keep, progress=progress)
+        stats = pipeline.ingest(read_paths(options.paths), alert_state=state, keep=keep, progress=progress)
+        delivery = None
+        if sending:
+            rules = {r.id: r for r in engine.ruleset.rules}
+            delivery = Dispatcher(store, config, rules=rules).drain()
+        return BackfillResult(stats, delivery)
     finally:
         store.close()
 
@@ -68,8 +85,9 @@ def _since_filter(since: datetime) -> Callable[[Item], str | None]:
     return keep
 
 
-def summary(stats: Stats, options: BackfillOptions) -> list[str]:
+def summary(result: BackfillResult, options: BackfillOptions) -> list[str]:
     """The closing summary of a backfill, as lines."""
+    stats = result.stats
     skipped = sum(stats.skipped.values())
     lines = [f"{stats.read} items read, {skipped} skipped"]
     for reason, n in sorted(stats.skipped.items()):
@@ -81,7 +99,7 @@ def summary(stats: Stats, options: BackfillOptions) -> list[str]:
     if options.dry_run:
         fate = "dry run: nothing was written"
     elif options.notify:
-        fate = "queued for delivery"
+        fate = f"queued for delivery ({result.delivery})" if result.delivery else "queued for delivery"
     else:
         fate = "recorded, not sent (use --notify to send)"
     lines.append(f"alerts: {stats.alerts} {fate}")

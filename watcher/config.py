@@ -15,35 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from watcher.durations import parse_duration
 from watcher.errors import ConfigError, Problem
+from watcher.message import Template, template_error
 from watcher.yamlfile import KeyPath, Located, format_path, load_yaml
 
 ENV_VAR = "WATCHER_CONFIG"
 DEFAULT_NAME = "watcher.yaml"
-_DURATION = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*"
-    r"(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
-)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MIN_INTERVAL = 60.0
-
-
-def parse_duration(value: Any) -> float | None:
-    """Seconds from '30s', '15m', '1h', '1h30m', '2d' or a number of seconds; None when invalid."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
-        return float(value)
-    m = _DURATION.match(value)
-    if not m or not any(m.groups()):
-        return None
-    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return d * 86400 + h * 3600 + mi * 60 + s
 
 
 @dataclass(frozen=True)
@@ -67,6 +48,17 @@ class Target:
 
     url: str
     tags: tuple[str, ...] = ()
+    name: str | None = None
+    template: Template = field(default_factory=Template)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    max_attempts: int = 8
+    retry_base: float = 30.0
+    retry_max: float = 3600.0
+    timeout: float = 30.0
+    flood_threshold: int = 25
 
 
 @dataclass(frozen=True)
@@ -85,6 +77,7 @@ class Config:
     feeds: tuple[Feed, ...] = ()
     notify: tuple[Target, ...] = ()
     http: Http = field(default_factory=Http)
+    delivery: Delivery = field(default_factory=Delivery)
     warnings: tuple[str, ...] = ()
 
 
@@ -125,7 +118,7 @@ def load_config(explicit: str | Path | None = None, env: Mapping[str, str] | Non
     return config
 
 
-_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http"}
+_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http", "delivery"}
 
 
 class _Validator:
@@ -151,6 +144,7 @@ class _Validator:
         feeds = self._feeds(value.get("feeds", []))
         notify = self._notify(value.get("notify", []))
         http = self._http(value.get("http", {}))
+        delivery = self._delivery(value.get("delivery", {}))
         return Config(
             path=Path(self.doc.file),
             database=database,
@@ -159,6 +153,7 @@ class _Validator:
             feeds=tuple(feeds),
             notify=tuple(notify),
             http=http,
+            delivery=delivery,
             warnings=tuple(self.warnings),
         )
 
@@ -280,8 +275,10 @@ class _Validator:
             if not isinstance(spec, dict):
                 self.doc.problem(path, "a notify target is {url, tags}")
                 continue
-            self._keys(spec, path, {"url", "tags"})
+            self._keys(spec, path, {"url", "tags", "name", "template"})
             url = self._text(spec.get("url"), (*path, "url"), "Apprise URL")
+            name = self._name(spec["name"], (*path, "name")) if "name" in spec else None
+            template = self.template(spec.get("template"), (*path, "template"))
             tags_raw = spec.get("tags", [])
             if isinstance(tags_raw, str):
                 tags_raw = [tags_raw]
@@ -289,8 +286,50 @@ class _Validator:
                 self.doc.problem((*path, "tags"), "tags must be a list of names")
                 tags_raw = []
             if url is not None:
-                out.append(Target(url, tuple(t.strip() for t in tags_raw)))
+                out.append(Target(url, tuple(t.strip() for t in tags_raw), name, template))
         return out
+
+    def template(self, value: Any, path: KeyPath) -> Template:
+        """A {title, body} template mapping, each compiled once to catch syntax errors here."""
+        if value is None:
+            return Template()
+        if not isinstance(value, dict):
+            self.doc.problem(path, "a template is {title: ..., body: ...}")
+            return Template()
+        self._keys(value, path, {"title", "body"})
+        parts: dict[str, str | None] = {}
+        for key in ("title", "body"):
+            text = value.get(key)
+            if text is not None and not isinstance(text, str):
+                self.doc.problem((*path, key), "must be text")
+                text = None
+            if text is not None:
+                error = template_error(text)
+                if error:
+                    self.doc.problem((*path, key), error)
+                    text = None
+            parts[key] = text
+        return Template(parts["title"], parts["body"])
+
+    def _delivery(self, value: Any) -> Delivery:
+        if not isinstance(value, dict):
+            self.doc.problem(("delivery",), "must be a mapping")
+            return Delivery()
+        self._keys(value, ("delivery",), {"max_attempts", "retry_base", "retry_max", "timeout", "flood_threshold"})
+        ints = {}
+        for key, default in (("max_attempts", Delivery.max_attempts), ("flood_threshold", Delivery.flood_threshold)):
+            raw = value.get(key, default)
+            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+                self.doc.problem(("delivery", key), "must be a whole number, at least 1")
+                raw = default
+            ints[key] = raw
+        return Delivery(
+            max_attempts=ints["max_attempts"],
+            retry_base=self._duration(value.get("retry_base"), ("delivery", "retry_base"), 30.0, warn_below=0),
+            retry_max=self._duration(value.get("retry_max"), ("delivery", "retry_max"), 3600.0, warn_below=0),
+            timeout=self._duration(value.get("timeout"), ("delivery", "timeout"), 30.0, warn_below=0),
+            flood_threshold=ints["flood_threshold"],
+        )
 
     def _http(self, value: Any) -> Http:
         if not isinstance(value, dict):

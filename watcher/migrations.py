@@ -61,3 +61,33 @@ def m001_items_and_alerts(db: sqlite_utils.Database) -> None:
         )""",
     ):
         db.execute(sql)
+
+
+@migrations()
+def m002_outbox(db: sqlite_utils.Database) -> None:
+    for sql in (
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            target TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            group_key TEXT,
+            last_error TEXT,
+            claimed_by TEXT,
+            claimed_until TEXT,
+            sent_at TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (alert_id, target)
+        )""",
+        "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
+        "CREATE INDEX outbox_group ON outbox (group_key, target, state)",
+        """CREATE TABLE notices (
+            key TEXT PRIMARY KEY,
+            message TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ):
+        db.execute(sql)

@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from watcher.item import Item
 from watcher.read import Skipped
-from watcher.rules.engine import Engine, Match
-from watcher.store import COPY, DUPLICATE, NEW, UPDATED, Outcome, Store
+from watcher.rules.engine import Engine
+from watcher.store import COPY, DUPLICATE, NEW, UPDATED, OnAlert, Outcome, Store
 
 BATCH_SIZE = 500
 
@@ -44,9 +43,6 @@ class Stats:
         elif outcome.status == COPY:
             self.copies += 1
         self.hits.update(outcome.alerts)
-
-
-OnAlert = Callable[[sqlite3.Connection, int, Match], None]
 
 
 class Pipeline:

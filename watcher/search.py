@@ -41,6 +41,8 @@ def list_alerts(store: Store, state: str | None = None, limit: int = 100) -> lis
         "alerts.item_version, items.id AS item_id, sources.name AS source, items.title, items.link, items.path, "
         "items.guid, items.published "
         "FROM alerts JOIN items ON items.id = alerts.item_id JOIN sources ON sources.id = items.source_id "
-        "WHERE (? IS NULL OR alerts.state = ?) ORDER BY alerts.id DESC LIMIT ?",
-        (state, state, limit),
+        "WHERE (? IS NULL OR alerts.state = ? OR EXISTS "
+        "(SELECT 1 FROM outbox WHERE outbox.alert_id = alerts.id AND outbox.state = ?)) "
+        "ORDER BY alerts.id DESC LIMIT ?",
+        (state, state, state, limit),
     )

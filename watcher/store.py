@@ -27,6 +27,9 @@ from watcher.rules.engine import Match
 
 BUSY_TIMEOUT_MS = 30_000
 
+# Called inside the transaction that records an alert: (connection, alert id, match, item id, item version).
+OnAlert = Callable[[sqlite3.Connection, int, Match, int, int], None]
+
 NEW, DUPLICATE, UPDATED, COPY = "new", "duplicate", "updated", "copy"
 
 # Alert states: recorded and to be delivered, or recorded only (backfill without --notify, a feed's first poll).
@@ -151,7 +154,7 @@ class Store:
         evaluate: Callable[[Item], list[Match]],
         *,
         alert_state: str,
-        on_alert: Callable[[sqlite3.Connection, int, Match], None] | None = None,
+        on_alert: OnAlert | None = None,
     ) -> list[Outcome]:
         """Store a batch of items in one transaction, with the alerts of the rules they match.
 
@@ -185,7 +188,7 @@ class Store:
         item: Item,
         evaluate: Callable[[Item], list[Match]],
         alert_state: str,
-        on_alert: Callable[[sqlite3.Connection, int, Match], None] | None,
+        on_alert: OnAlert | None,
     ) -> Outcome:
         sid = self.source_id(item.source)
         key = item_key(item)
@@ -249,7 +252,7 @@ class Store:
         version: int,
         state: str,
         now: str,
-        on_alert: Callable[[sqlite3.Connection, int, Match], None] | None,
+        on_alert: OnAlert | None,
     ) -> None:
         rule = match.rule
         cur = conn.execute(
@@ -270,7 +273,7 @@ class Store:
         if cur.rowcount:
             outcome.alerts.append(rule.id)
             if on_alert is not None:
-                on_alert(conn, int(cur.lastrowid or 0), match)
+                on_alert(conn, int(cur.lastrowid or 0), match, outcome.item_id, version)
 
     # reading --------------------------------------------------------------------------------------------
 

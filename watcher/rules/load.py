@@ -13,8 +13,10 @@ from typing import Any
 
 import re2
 
+from watcher.durations import parse_duration
 from watcher.errors import Problem
 from watcher.item import TEXT_FIELDS
+from watcher.message import Template, template_error
 from watcher.normalize import normalize_term
 from watcher.rules.model import (
     POSITIONAL,
@@ -48,6 +50,9 @@ _RULE_KEYS = {
     "match",
     "examples",
     "updates",
+    "template",
+    "cooldown",
+    "digest",
 }
 _OPERATORS = ("term", "entity", "regex", "all", "any", "none", "at_least", "near", "sentence")
 _CONDITION_KEYS = {*_OPERATORS, "case_sensitive", "of", "within"}
@@ -216,6 +221,11 @@ class _FileParser:
         sources = self._names(spec, "sources", path)
         notify = self._names(spec, "notify", path)
         updates = self._bool(spec.get("updates", False), (*path, "updates"))
+        template = self._template(spec.get("template"), (*path, "template"))
+        cooldown = self._duration(spec, "cooldown", path)
+        digest = self._duration(spec, "digest", path)
+        if cooldown and digest:
+            self.doc.problem((*path, "digest"), "a rule has either a cooldown or a digest, not both")
         match: Condition | None = None
         if "match" not in spec:
             self.doc.problem(path, "rule needs 'match'")
@@ -241,11 +251,42 @@ class _FileParser:
             notify=tuple(notify or ()),
             description=str(description or ""),
             updates=updates,
+            template=template,
+            cooldown=cooldown,
+            digest=digest,
             examples_match=examples[0],
             examples_no_match=examples[1],
             file=self.doc.file,
             line=self.doc.line(path),
         )
+
+    def _duration(self, spec: dict[str, Any], key: str, path: KeyPath) -> float | None:
+        if key not in spec:
+            return None
+        seconds = parse_duration(spec[key])
+        if seconds is None or seconds <= 0:
+            self.doc.problem((*path, key), f"invalid duration {spec[key]!r} (like 30s, 15m, 1h)")
+            return None
+        return seconds
+
+    def _template(self, value: Any, path: KeyPath) -> Template | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value:
+            self.doc.problem(path, "a template is {title: ..., body: ...}")
+            return None
+        parts: dict[str, str | None] = {"title": None, "body": None}
+        for key, text in value.items():
+            if key not in parts:
+                self.doc.problem((*path, key), f"unknown key '{key}' (expected 'title' or 'body')")
+            elif not isinstance(text, str):
+                self.doc.problem((*path, key), "must be text")
+            else:
+                error = template_error(text)
+                if error:
+                    self.doc.problem((*path, key), error)
+                parts[key] = text
+        return Template(parts["title"], parts["body"])
 
     def _names(self, spec: dict[str, Any], key: str, path: KeyPath) -> list[str] | None:
         if key not in spec:

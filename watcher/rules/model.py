@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from watcher.errors import Problem
+from watcher.message import Template
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -91,6 +92,9 @@ class Rule:
     notify: tuple[str, ...] = ()
     description: str = ""
     updates: bool = False
+    template: Template | None = None
+    cooldown: float | None = None
+    digest: float | None = None
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
     file: str = ""

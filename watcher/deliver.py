@@ -1,0 +1,194 @@
+"""The dispatcher: drain due outbox rows through Apprise, one target at a time, at least once.
+
+Every destination passes claim -> send -> record. A row is marked sent only after its target accepted it;
+a failure backs off exponentially with jitter; after `delivery.max_attempts` the row is dead and the
+operator is told once (a log line, and a notification to targets tagged `ops`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from watcher.config import Config
+from watcher.message import Renderer
+from watcher.notify import Notifier, target_key
+from watcher.outbox import Outbox, Schedule, decode_evidence
+from watcher.rules.engine import Match
+from watcher.rules.model import Rule
+from watcher.store import OnAlert, Store, now_iso
+
+log = logging.getLogger(__name__)
+
+OPS_TAG = "ops"
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.sent} sent, {self.failed} failed (will retry), {self.dead} given up"
+
+
+def schedule_of(rule: Rule) -> Schedule | None:
+    return Schedule(rule.cooldown, rule.digest) if rule.cooldown or rule.digest else None
+
+
+def enqueue_alerts(outbox: Outbox, clock: Clock = utcnow) -> OnAlert:
+    """The pipeline's hook that writes outbox rows for each new alert, inside its transaction."""
+
+    def on_alert(conn: sqlite3.Connection, alert_id: int, match: Match, item_id: int, version: int) -> None:
+        outbox.enqueue(conn, alert_id, match, item_id, version, clock(), schedule_of(match.rule))
+
+    return on_alert
+
+
+class Dispatcher:
+    """Sends what is due in the outbox."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        rules: Mapping[str, Rule] | None = None,
+        notifier: Notifier | None = None,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+    ):
+        self.store = store
+        self.config = config
+        self.rules = dict(rules or {})
+        self.notifier = notifier or Notifier(config.notify, timeout=config.delivery.timeout)
+        self.outbox = Outbox(config.notify)
+        self.renderer = Renderer()
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._templates = {target_key(t): t.template for t in config.notify}
+
+    def drain(self, *, stop: Callable[[], bool] | None = None) -> DeliveryStats:
+        """Send every due row once (failures are rescheduled, not retried in this call)."""
+        stats = DeliveryStats()
+        while not (stop and stop()):
+            rows = self.outbox.claim(self.store, self.clock())
+            if not rows:
+                break
+            for group in _groups(rows):
+                if stop and stop():
+                    break
+                self._deliver(group, stats)
+        return stats
+
+    def _deliver(self, rows: Sequence[dict[str, Any]], stats: DeliveryStats) -> None:
+        alerts = [decode_evidence(r) for r in rows]
+        target = rows[0]["target"]
+        rule = self.rules.get(rows[0]["rule_id"])
+        templates = [t for t in (rule.template if rule else None, self._templates.get(target)) if t is not None]
+        note = _group_note(rows[0].get("group_key"), len(rows))
+        title, body = self.renderer.render(alerts, templates=templates, note=note)
+        result = self.notifier.send(target, title, body)
+        now = self.clock()
+        ids = [r["id"] for r in rows]
+        if result.ok:
+            self.outbox.mark_sent(self.store, ids, now)
+            stats.sent += len(ids)
+            log.info("sent alert %s to %s", ",".join(str(r["alert_id"]) for r in rows), self.notifier.label(target))
+            return
+        attempts = max(r["attempts"] for r in rows) + 1
+        if attempts >= self.config.delivery.max_attempts:
+            self.outbox.mark_failed(self.store, ids, result.error, None, now)
+            stats.dead += len(ids)
+            self._tell_operator(rows, target, attempts, result.error)
+            return
+        retry_at = now + timedelta(seconds=self._backoff(attempts))
+        self.outbox.mark_failed(self.store, ids, result.error, retry_at, now)
+        stats.failed += len(ids)
+        log.warning(
+            "could not send alert %s to %s (attempt %d, retry at %s): %s",
+            ",".join(str(r["alert_id"]) for r in rows),
+            self.notifier.label(target),
+            attempts,
+            retry_at.isoformat(timespec="seconds"),
+            result.error,
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        delivery = self.config.delivery
+        delay = min(delivery.retry_max, delivery.retry_base * 2 ** (attempts - 1))
+        return delay * self.rng.uniform(0.5, 1.0)
+
+    def _tell_operator(self, rows: Sequence[dict[str, Any]], target: str, attempts: int, error: str) -> None:
+        alert_ids = ",".join(str(r["alert_id"]) for r in rows)
+        message = (
+            f"gave up on alert {alert_ids} for {self.notifier.label(target)} after {attempts} attempts: {error}. "
+            f"Retry with: watcher alerts resend {rows[0]['alert_id']}"
+        )
+        if not self.notice(f"dead:{target}:{alert_ids}", message):
+            return
+        log.error("%s", message)
+        self.send_ops("watcher: an alert could not be delivered", message, exclude=target)
+
+    def notice(self, key: str, message: str) -> bool:
+        """Record a notice for the operator; False when it was already told."""
+        with self.store.write() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO notices (key, message, created_at) VALUES (?, ?, ?)", (key, message, now_iso())
+            )
+            return cur.rowcount > 0
+
+    def send_ops(self, title: str, body: str, *, exclude: str | None = None) -> None:
+        """Tell the targets tagged `ops` directly (not through the outbox); failures are only logged."""
+        for target in self.config.notify:
+            key = target_key(target)
+            if OPS_TAG in target.tags and key != exclude:
+                result = self.notifier.send(key, title, body, markdown=False)
+                if not result.ok:
+                    log.warning("could not tell %s: %s", self.notifier.label(key), result.error)
+
+
+def _groups(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    out: list[list[dict[str, Any]]] = []
+    for row in rows:
+        if row.get("group_key"):
+            key = (row["group_key"], row["target"])
+            if key not in grouped:
+                grouped[key] = []
+                out.append(grouped[key])
+            grouped[key].append(row)
+        else:
+            out.append([row])
+    return out
+
+
+def _group_note(group_key: str | None, n: int) -> str:
+    if not group_key or n < 2:
+        return ""
+    kind = group_key.split(":", 1)[0]
+    if kind == "digest":
+        return f"Digest: {n} alerts in this period."
+    if kind == "flood":
+        return f"Flood guard: {n} alerts from one poll of one source were collected into this one message."
+    return f"{n} alerts during the rule's cooldown."
+
+
+def send_test_messages(notifier: Notifier, keys: Sequence[str]) -> list[tuple[str, bool, str]]:
+    """Send a test message to each target; (label, ok, error) for each."""
+    out = []
+    for key in keys:
+        result = notifier.send(key, "watcher test notification", "This is a test message from watcher.")
+        out.append((notifier.label(key), result.ok, result.error))
+    return out

@@ -1,0 +1,216 @@
+"""The durable outbox: one row per (alert, target), written in the alert's own transaction.
+
+States: pending -> sent | failed (retry at) -> ... -> dead. A dispatcher claims due rows with a lease, sends,
+and marks a row sent only after its target accepted it: a crash between send and mark repeats at most that
+one message and never drops it. Rows of a rule with a cooldown or a digest share a group key and go out
+together as one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from watcher.config import Target
+from watcher.notify import target_key
+from watcher.rules.engine import Match
+from watcher.store import Store
+
+PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
+LEASE = timedelta(minutes=5)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def routed(targets: Sequence[Target], tags: Sequence[str]) -> list[Target]:
+    """The targets a rule's notify tags choose; no tags means every target."""
+    if not tags:
+        return list(targets)
+    wanted = set(tags)
+    return [t for t in targets if wanted & set(t.tags)]
+
+
+def idempotency_key(rule_id: str, item_id: int, version: int, target: str) -> str:
+    """Stable per (rule, item version, target): shown in the message, so a receiver can drop a repeat."""
+    digest = hashlib.sha256(f"{rule_id}\x00{item_id}\x00{version}\x00{target}".encode()).hexdigest()
+    return digest[:16]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Noise control of one rule: at most one message per cooldown, or one digest per period (seconds)."""
+
+    cooldown: float | None = None
+    digest: float | None = None
+
+
+class Outbox:
+    """Writes outbox rows for new alerts; claims and settles them for the dispatcher."""
+
+    def __init__(self, targets: Sequence[Target], owner: str | None = None):
+        self.targets = list(targets)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+
+    # enqueue (inside the transaction that records the alert) ---------------------------------------------
+
+    def enqueue(
+        self,
+        conn: sqlite3.Connection,
+        alert_id: int,
+        match: Match,
+        item_id: int,
+        version: int,
+        now: datetime,
+        schedule: Schedule | None = None,
+    ) -> int:
+        """One pending row per routed target; returns how many."""
+        rule = match.rule
+        n = 0
+        for target in routed(self.targets, rule.notify):
+            key = target_key(target)
+            due, group = self._schedule(conn, rule.id, key, now, schedule)
+            conn.execute(
+                "INSERT OR IGNORE INTO outbox (alert_id, target, idempotency_key, state, next_attempt_at, group_key, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (alert_id, key, idempotency_key(rule.id, item_id, version, key), PENDING, iso(due), group, iso(now)),
+            )
+            n += 1
+        return n
+
+    def _schedule(
+        self, conn: sqlite3.Connection, rule_id: str, target: str, now: datetime, schedule: Schedule | None
+    ) -> tuple[datetime, str | None]:
+        if schedule is None:
+            return now, None
+        if schedule.digest:
+            period = schedule.digest
+            start = datetime.fromtimestamp(int(now.timestamp() // period * period), tz=UTC)
+            return start + timedelta(seconds=period), f"digest:{rule_id}:{iso(start)}"
+        if schedule.cooldown:
+            # An open group for this rule and target: join it.
+            row = conn.execute(
+                "SELECT o.group_key, o.next_attempt_at FROM outbox o JOIN alerts a ON a.id = o.alert_id "
+                "WHERE a.rule_id = ? AND o.target = ? AND o.state IN ('pending', 'failed') "
+                "AND o.group_key LIKE 'cooldown:%' ORDER BY o.id DESC LIMIT 1",
+                (rule_id, target),
+            ).fetchone()
+            if row:
+                return parse_iso(row[1]), row[0]
+            # Else the last message for this rule and target (sent, or queued alone): within the cooldown,
+            # start a group due when the cooldown ends.
+            row = conn.execute(
+                "SELECT max(CASE WHEN o.state = 'sent' THEN o.sent_at ELSE o.created_at END) "
+                "FROM outbox o JOIN alerts a ON a.id = o.alert_id "
+                "WHERE a.rule_id = ? AND o.target = ? AND o.group_key IS NULL",
+                (rule_id, target),
+            ).fetchone()
+            if row and row[0]:
+                due = parse_iso(row[0]) + timedelta(seconds=schedule.cooldown)
+                if due > now:
+                    return due, f"cooldown:{rule_id}:{iso(due)}"
+        return now, None
+
+    # claims and settling --------------------------------------------------------------------------------
+
+    def claim(self, store: Store, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """Claim due rows (with their alert and item) for this process, for LEASE."""
+        with store.write() as conn:
+            rows = conn.execute(
+                "SELECT id, claimed_by, claimed_until FROM outbox WHERE state IN ('pending', 'failed') "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                (iso(now), limit * 4),
+            ).fetchall()
+            ids = [r[0] for r in rows if self._claimable(r[1], r[2], now)][:limit]
+            conn.executemany(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                [(self.owner, iso(now + LEASE), i) for i in ids],
+            )
+        if not ids:
+            return []
+        return store.query(
+            "SELECT o.id, o.alert_id, o.target, o.idempotency_key, o.attempts, o.group_key, a.rule_id, a.rule_title, "
+            "a.severity, a.evidence, a.item_version, i.title, i.link, i.path, i.published, i.guid, s.name AS source "
+            "FROM outbox o JOIN alerts a ON a.id = o.alert_id JOIN items i ON i.id = a.item_id "
+            "JOIN sources s ON s.id = i.source_id WHERE o.id IN (SELECT value FROM json_each(?)) ORDER BY o.id",
+            (json.dumps(ids),),
+        )
+
+    def _claimable(self, owner: str | None, until: str | None, now: datetime) -> bool:
+        if owner is None or until is None or owner == self.owner or parse_iso(until) < now:
+            return True
+        host, _, pid = owner.rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        # A claim of a process on this host that is gone (killed) is free at once, not after its lease.
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def mark_sent(self, store: Store, ids: Sequence[int], now: datetime) -> None:
+        with store.write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, "
+                "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                [(iso(now), i) for i in ids],
+            )
+
+    def mark_failed(
+        self, store: Store, ids: Sequence[int], error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """Record a failed attempt: due again at `retry_at`, or dead when it is None."""
+        with store.write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+                "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                [(FAILED if retry_at else DEAD, error, iso(retry_at or now), i) for i in ids],
+            )
+
+    def resend(self, store: Store, alert_id: int | None, *, dead_only: bool, include_sent: bool, now: datetime) -> int:
+        """Make rows due again (fresh attempts): one alert's, or every dead row. Returns how many."""
+        states = ["dead"] if dead_only else ["dead", "failed", "pending"] + (["sent"] if include_sent else [])
+        with store.write() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL, "
+                "claimed_by = NULL, claimed_until = NULL, group_key = NULL "
+                "WHERE state IN (SELECT value FROM json_each(?)) AND (? IS NULL OR alert_id = ?)",
+                (iso(now), json.dumps(states), alert_id, alert_id),
+            )
+            return cur.rowcount
+
+
+def deliveries(store: Store, alert_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per-target delivery state of the given alerts."""
+    if not alert_ids:
+        return {}
+    rows = store.query(
+        "SELECT alert_id, target, state, attempts, last_error, next_attempt_at, sent_at, idempotency_key "
+        "FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (json.dumps(list(alert_ids)),),
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row.pop("alert_id"), []).append(row)
+    return out
+
+
+def decode_evidence(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["evidence"] = json.loads(row.get("evidence") or "[]")
+    return row
