@@ -83,3 +83,12 @@ def test_published_dates_are_utc() -> None:
     )
     [item] = feed_items(data, source="t")
     assert item.published is not None and item.published.isoformat() == "2024-11-05T08:15:00+00:00"
+
+
+def test_relative_links_resolve_but_guids_stay_as_written() -> None:
+    data = (
+        b'<rss version="2.0"><channel><item><guid isPermaLink="false">42</guid><link>/story/42</link></item>'
+        b"</channel></rss>"
+    )
+    [item] = feed_items(data, source="t", url="https://example.org/feed.xml")
+    assert (item.guid, item.link) == ("42", "https://example.org/story/42")

@@ -91,3 +91,31 @@ def m002_outbox(db: sqlite_utils.Database) -> None:
         )""",
     ):
         db.execute(sql)
+
+
+@migrations()
+def m003_feeds(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE feeds (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'feed',
+            url TEXT NOT NULL,
+            current_url TEXT,
+            interval REAL NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'config',
+            alert_existing INTEGER NOT NULL DEFAULT 0,
+            etag TEXT,
+            last_modified TEXT,
+            last_status TEXT,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_poll_at TEXT,
+            last_poll_at TEXT,
+            last_success_at TEXT,
+            items_seen INTEGER NOT NULL DEFAULT 0,
+            polled INTEGER NOT NULL DEFAULT 0,
+            disabled_reason TEXT,
+            broken_reported INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )

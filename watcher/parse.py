@@ -11,10 +11,12 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -51,9 +53,9 @@ def parse_feed(
 
     `url` is where the bytes came from (the base for relative links); `name` names them in errors.
     """
-    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
-    if url and "content-location" not in response_headers:
-        response_headers["content-location"] = url
+    # No base URL for feedparser: it would resolve relative guids too ("1" -> "https://host/1"), and a feed
+    # that moves would then change every guid and alert its whole history again. Links are resolved below.
+    response_headers = {k.lower(): v for k, v in (headers or {}).items() if k.lower() != "content-location"}
     parsed = feedparser.parse(
         io.BytesIO(defuse(data)),
         response_headers=response_headers,
@@ -67,6 +69,25 @@ def parse_feed(
     return parsed
 
 
+def parse_body(
+    data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None, name: str = ""
+) -> list[Item]:
+    """A fetched body's items: JSON Feed by its content type or first character, else RSS/Atom/RDF."""
+    from watcher.read.documents import is_json_feed, json_feed_items
+
+    kind = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type", "").split(";")[0].strip().lower()
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if "json" in kind or stripped[:1] in (b"{", b"["):
+        try:
+            doc = json.loads(stripped.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise ReadError(f"{name or url or source}: not a feed (invalid JSON)") from None
+        if not is_json_feed(doc):
+            raise ReadError(f"{name or url or source}: not a feed (JSON, but not a JSON Feed)")
+        return json_feed_items(doc, source, name or url or source)
+    return feed_items(data, source=source, url=url, headers=headers, name=name)
+
+
 def feed_items(
     data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None, name: str = ""
 ) -> list[Item]:
@@ -74,8 +95,9 @@ def feed_items(
     parsed = parse_feed(data, source=source, url=url, headers=headers, name=name)
     items: list[Item] = []
     seen: set[str] = set()
+    base = (headers or {}).get("content-location") or (headers or {}).get("Content-Location") or url
     for entry in parsed.entries:
-        item = entry_item(entry, source=source)
+        item = entry_item(entry, source=source, base=base)
         if item.guid in seen:
             continue
         seen.add(item.guid or "")
@@ -83,7 +105,7 @@ def feed_items(
     return items
 
 
-def entry_item(entry: Mapping[str, Any], *, source: str) -> Item:
+def entry_item(entry: Mapping[str, Any], *, source: str, base: str = "") -> Item:
     """One feedparser entry as an Item, its HTML turned into text."""
     title = _text_of(entry.get("title_detail"), entry.get("title", ""))
     summary = _text_of(entry.get("summary_detail"), entry.get("summary", ""))
@@ -95,6 +117,8 @@ def entry_item(entry: Mapping[str, Any], *, source: str) -> Item:
     if summary and summary == content:
         summary = ""
     link = entry.get("link") or None
+    if link and base:
+        link = urljoin(base, link)
     guid = entry.get("id") or link
     if not guid:
         digest = hashlib.sha256(f"{title}\x00{summary}\x00{content}".encode()).hexdigest()[:32]

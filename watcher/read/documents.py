@@ -81,11 +81,8 @@ def read_json(path: Path, data: bytes, source: str) -> list[Item]:
         doc = json.loads(decode_text(data))
     except ValueError as e:
         raise ReadError(f"{path}: invalid JSON: {e}") from None
-    if isinstance(doc, dict) and str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
-        entries = doc.get("items")
-        if not isinstance(entries, list):
-            raise ReadError(f"{path}: JSON Feed without an items list")
-        return [_json_feed_item(e, source, path) for e in entries if isinstance(e, dict)]
+    if is_json_feed(doc):
+        return json_feed_items(doc, source, str(path), path=str(path))
     objects = doc if isinstance(doc, list) else [doc]
     items = [_plain_item(o, source, path) for o in objects if isinstance(o, dict)]
     if not items:
@@ -101,7 +98,27 @@ def read_feed(path: Path, data: bytes, source: str) -> list[Item]:
     return items
 
 
-def _json_feed_item(entry: dict[str, Any], source: str, path: Path) -> Item:
+def is_json_feed(doc: Any) -> bool:
+    return isinstance(doc, dict) and str(doc.get("version", "")).startswith("https://jsonfeed.org/version/")
+
+
+def json_feed_items(doc: dict[str, Any], source: str, name: str, path: str | None = None) -> list[Item]:
+    """The items of a JSON Feed document; entries without id fall back to url, then a content hash."""
+    entries = doc.get("items")
+    if not isinstance(entries, list):
+        raise ReadError(f"{name}: JSON Feed without an items list")
+    items: list[Item] = []
+    seen: set[str] = set()
+    for entry in entries:
+        if isinstance(entry, dict):
+            item = _json_feed_item(entry, source, path)
+            if item.guid not in seen:
+                seen.add(item.guid or "")
+                items.append(item)
+    return items
+
+
+def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Item:
     content = _str(entry.get("content_text"))
     if not content and entry.get("content_html"):
         content = html_to_text(_str(entry.get("content_html")))[1]
@@ -118,7 +135,7 @@ def _json_feed_item(entry: dict[str, Any], source: str, path: Path) -> Item:
         content=content,
         published=parse_date(entry.get("date_published") or entry.get("date_modified")),
         author=", ".join(str(n) for n in names),
-        path=str(path),
+        path=path,
     )
 
 

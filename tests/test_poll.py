@@ -1,0 +1,307 @@
+from __future__ import annotations
+
+import gzip
+import re
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import write
+from tests.feedserver import FeedServer, drip, endless, feed_server
+from tests.servers import receiver
+from watcher.backfill import load_engine
+from watcher.cli import main
+from watcher.config import load_config
+from watcher.feeds import get_feed, sync
+from watcher.poll import poll_once
+from watcher.sandbox import ParsePool
+from watcher.store import Store
+
+RULES = "rules:\n  - id: shells\n    title: Shells\n    match: [artillery shells]\n"
+
+
+def rss(*entries: tuple[str, str]) -> bytes:
+    items = "".join(
+        f"<item><guid>{g}</guid><title>{t}</title><description>{t}</description></item>" for g, t in entries
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+<id>urn:a</id><updated>2024-11-06T12:00:00Z</updated><entry><title>Atom artillery shells</title><id>urn:a:1</id>
+<updated>2024-11-06T12:00:00Z</updated><link href="https://example.org/a1"/></entry></feed>"""
+JSONFEED = b"""{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [
+{"id": "j1", "title": "JSON artillery shells", "content_text": "text", "url": "https://example.org/j1"}]}"""
+
+
+def setup(tmp_path: Path, feeds: list[tuple[str, str]], notify: str = "", extra: str = "") -> Path:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    lines = "".join(f"  - {{url: '{url}', name: {name}, interval: 60}}\n" for name, url in feeds)
+    return write(
+        tmp_path / "watcher.yaml",
+        f"database: w.db\nrules: rules\nseeds: []\nhttp: {{allow_private_addresses: true, timeout: 3s}}\n"
+        f"feeds:\n{lines}{notify}{extra}",
+    )
+
+
+def poll(cfg: Path) -> dict[str, object]:
+    config = load_config(cfg, env={})
+    store = Store.open(config.database)
+    try:
+        sync(store, config)
+        with ParsePool(deadline=10) as pool:
+            results = poll_once(config, store, load_engine(config), pool)
+        return {r.name: r for r in results}
+    finally:
+        store.close()
+
+
+def rows(cfg: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(cfg.parent / "w.db")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def state(cfg: Path, name: str):
+    store = Store.open(cfg.parent / "w.db")
+    try:
+        return get_feed(store, name)
+    finally:
+        store.close()
+
+
+def test_first_poll_records_without_sending_then_new_entries_alert(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        url = srv.static("/rss", rss(("1", "Old artillery shells story")))
+        cfg = setup(tmp_path, [("news", url)], notify=f"notify:\n  - url: {hook.url}\n")
+        result = poll(cfg)["news"]
+        assert (result.ok, result.new, result.alerts) == (True, 1, 1)
+        assert rows(cfg, "SELECT state FROM alerts") == [("suppressed",)]
+        assert hook.messages() == []
+        srv.static("/rss", rss(("1", "Old artillery shells story"), ("2", "New artillery shells story")))
+        result = poll(cfg)["news"]
+        assert (result.new, result.alerts) == (1, 1)
+        assert [m["title"] for m in hook.messages()] == ["[MEDIUM] Shells: New artillery shells story"]
+        assert state(cfg, "news").items_seen == 2
+
+
+def test_alert_existing_sends_on_first_poll(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        url = srv.static("/rss", rss(("1", "artillery shells")))
+        cfg = setup(tmp_path, [("news", url)], notify=f"notify:\n  - url: {hook.url}\n")
+        write(cfg, cfg.read_text().replace("interval: 60}", "interval: 60, alert_existing: true}"))
+        poll(cfg)
+        assert len(hook.messages()) == 1
+
+
+def test_atom_and_json_feed(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        a = srv.static("/atom", ATOM, headers={"Content-Type": "application/atom+xml"})
+        j = srv.static("/json", JSONFEED, headers={"Content-Type": "application/feed+json"})
+        cfg = setup(tmp_path, [("atom", a), ("json", j)])
+        results = poll(cfg)
+        assert results["atom"].new == 1 and results["json"].new == 1
+        assert sorted(rows(cfg, "SELECT guid, title FROM items")) == [
+            ("j1", "JSON artillery shells"),
+            ("urn:a:1", "Atom artillery shells"),
+        ]
+
+
+def test_duplicate_guids_in_a_feed_are_one_item(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        url = srv.static("/rss", rss(("1", "a"), ("1", "a again"), ("2", "b")))
+        cfg = setup(tmp_path, [("news", url)])
+        assert poll(cfg)["news"].new == 2
+
+
+def test_conditional_get_and_304(tmp_path: Path) -> None:
+    body = rss(("1", "one"))
+
+    def handler(h) -> None:
+        if h.headers.get("If-None-Match") == '"v1"':
+            h.send_response(304)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        h.send_response(200)
+        h.send_header("ETag", '"v1"')
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    with feed_server() as srv:
+        cfg = setup(tmp_path, [("news", srv.route("/rss", handler))])
+        poll(cfg)
+        assert state(cfg, "news").etag == '"v1"'
+        result = poll(cfg)["news"]
+        assert (result.ok, result.status) == (True, "not modified")
+        assert state(cfg, "news").last_status == "304 not modified"
+
+
+def test_permanent_redirect_updates_the_stored_url(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        new = srv.static("/new", rss(("1", "one")))
+        old = srv.static("/old", b"", status=301, headers={"Location": "/new", "Content-Length": "0"})
+        cfg = setup(tmp_path, [("news", old)])
+        poll(cfg)
+        assert state(cfg, "news").current_url == new
+        poll(cfg)
+        assert srv.hits == {"/old": 1, "/new": 2}
+
+
+def test_gone_disables_the_feed_and_says_so_once(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as ops:
+        url = srv.static("/gone", b"", status=410)
+        cfg = setup(tmp_path, [("news", url)], notify=f"notify:\n  - url: {ops.url}\n    tags: [ops]\n")
+        assert poll(cfg)["news"].status == "gone"
+        assert "news" not in poll(cfg)
+        assert srv.hits == {"/gone": 1}
+        assert state(cfg, "news").disabled_reason.startswith("410 Gone")
+        assert len([m for m in ops.messages() if "gone" in m["message"]]) == 1
+        out = CliRunner().invoke(main, ["feeds", "list", "--config", str(cfg)]).output
+        assert "news  [disabled]" in out
+
+
+def test_429_honours_retry_after(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        url = srv.static("/busy", b"", status=429, headers={"Retry-After": "600"})
+        cfg = setup(tmp_path, [("news", url)])
+        before = datetime.now(UTC)
+        poll(cfg)
+        next_poll = datetime.fromisoformat(state(cfg, "news").next_poll_at)
+        assert before + timedelta(seconds=595) <= next_poll <= before + timedelta(seconds=610)
+
+
+def test_failures_back_off_and_broken_is_reported_once_then_recovery(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as ops:
+        url = srv.static("/rss", b"oops", status=500)
+        cfg = setup(tmp_path, [("news", url)], notify=f"notify:\n  - url: {ops.url}\n    tags: [ops]\n")
+        delays = []
+        for _ in range(5):
+            before = datetime.now(UTC)
+            assert poll(cfg)["news"].ok is False
+            s = state(cfg, "news")
+            delays.append((datetime.fromisoformat(s.next_poll_at) - before).total_seconds())
+        assert s.failures == 5 and s.health == "broken"
+        assert delays[0] < delays[1] < delays[2] < delays[3]
+        assert len([m for m in ops.messages() if "broken" in m["message"]]) == 1
+        srv.static("/rss", rss(("1", "one")))
+        assert poll(cfg)["news"].ok
+        assert len([m for m in ops.messages() if "works again" in m["message"]]) == 1
+        assert state(cfg, "news").failures == 0
+
+
+def test_failed_fetch_changes_nothing_seen(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        url = srv.static("/rss", rss(("1", "one")), headers={"ETag": '"a"'})
+        cfg = setup(tmp_path, [("news", url)])
+        poll(cfg)
+        srv.static("/rss", b"<html><body>maintenance</body></html>", headers={"Content-Type": "text/html"})
+        result = poll(cfg)["news"]
+        assert not result.ok and "not a feed" in result.error
+        s = state(cfg, "news")
+        assert (s.etag, s.items_seen) == ('"a"', 1)
+        assert rows(cfg, "SELECT count(*) FROM items") == [(1,)]
+
+
+@pytest.mark.parametrize("body", [b"", b"   \n", b"<html><head><title>x</title></head><body><p>Hi</p></body></html>"])
+def test_not_a_feed(tmp_path: Path, body: bytes) -> None:
+    with feed_server() as srv:
+        cfg = setup(tmp_path, [("news", srv.static("/x", body))])
+        result = poll(cfg)["news"]
+        assert not result.ok and "not a feed" in result.error
+
+
+def test_flood_guard_sends_one_digest_and_a_warning(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook, receiver() as ops:
+        url = srv.static("/rss", rss(("0", "calm")))
+        cfg = setup(
+            tmp_path,
+            [("news", url)],
+            notify=f"notify:\n  - url: {hook.url}\n  - url: {ops.url}\n    tags: [ops]\n    name: ops\n",
+            extra="delivery: {flood_threshold: 5}\n",
+        )
+        poll(cfg)
+        srv.static("/rss", rss(*[(f"n{i}", f"artillery shells {i}") for i in range(12)]))
+        poll(cfg)
+        assert len(hook.messages()) == 1
+        assert "(+11 more)" in hook.messages()[0]["title"]
+        assert "Flood guard: 12 alerts" in hook.messages()[0]["message"]
+        assert any("12 alerts in one poll" in m["message"] for m in ops.messages())
+
+
+# every hostile feed at once -----------------------------------------------------------------------------
+
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
+    + b"".join(b'<!ENTITY %c "%s">' % (98 + i, (b"&%c;" % (97 + i)) * 10) for i in range(9))
+    + b']><rss version="2.0"><channel><item><guid>l</guid><title>&j;</title></item></channel></rss>'
+)
+ENTITY_10K = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY big "' + b"B" * 3000 + b'">]>\n<rss version="2.0"><channel>'
+    b"<item><guid>e</guid><description>" + b"&big;" * 10_000 + b"</description></item></channel></rss>"
+)
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><rss version="2.0">'
+    b"<channel><item><guid>x</guid><title>&xxe;</title><description>&xxe;</description></item></channel></rss>"
+)
+
+
+def hostile(srv: FeedServer) -> list[tuple[str, str]]:
+    return [
+        ("good", srv.static("/good", rss(("g", "artillery shells")))),
+        ("atom", srv.static("/atom", ATOM)),
+        ("json", srv.static("/json", JSONFEED, headers={"Content-Type": "application/feed+json"})),
+        ("not-modified", srv.static("/304", b"", status=304)),
+        ("moved", srv.static("/301", b"", status=301, headers={"Location": "/good"})),
+        ("gone", srv.static("/410", b"", status=410)),
+        ("busy", srv.static("/429", b"", status=429, headers={"Retry-After": "120"})),
+        ("error", srv.static("/500", b"", status=500)),
+        (
+            "html",
+            srv.static("/html", b"<html><body><h1>Welcome</h1></body></html>", headers={"Content-Type": "text/html"}),
+        ),
+        ("empty", srv.static("/empty", b"")),
+        ("laughs", srv.static("/laughs", LAUGHS)),
+        ("entity", srv.static("/entity", ENTITY_10K)),
+        ("xxe", srv.static("/xxe", XXE)),
+        ("bomb", srv.static("/bomb", gzip.compress(b"<" * (200 * 1024 * 1024)), headers={"Content-Encoding": "gzip"})),
+        ("endless", srv.route("/endless", endless)),
+        ("drip", srv.route("/drip", drip)),
+        ("loop", srv.static("/loop", b"", status=302, headers={"Location": "/loop"})),
+    ]
+
+
+def test_every_hostile_feed_together_within_deadlines_and_memory(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        cfg = setup(tmp_path, hostile(srv))
+        write(cfg, cfg.read_text().replace("timeout: 3s}", "timeout: 3s, max_bytes: 5000000}"))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "watcher", "poll", "--once", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+        peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    assert proc.returncode == 0, proc.stderr
+    failed = set(re.findall(r"^failed: (\S+)", proc.stdout, re.M))
+    assert failed == {"gone", "busy", "error", "html", "empty", "bomb", "endless", "drip", "loop"}, proc.stdout
+    assert elapsed < 30
+    assert peak_mb < 300
+    text = " ".join(str(r) for r in rows(cfg, "SELECT title, summary, content FROM items"))
+    assert "root:" not in text and "BBBB" not in text
+    assert len(text) < 100_000
+    assert {r[0] for r in rows(cfg, "SELECT guid FROM items")} >= {"g", "urn:a:1", "j1", "l", "e", "x"}

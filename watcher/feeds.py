@@ -1,0 +1,205 @@
+"""Per-feed state in SQLite, and the subscriptions: watcher.yaml's feeds plus those added from the CLI or OPML.
+
+Feeds in watcher.yaml are declarative: they are synced into the table at every start and poll, and removed
+from it when removed from the file. Feeds added with `watcher feeds add` or `import` live in the table only.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - only used to write OPML; reading goes through defusedxml-like checks
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from watcher.config import Config, Feed, SeedDir
+from watcher.errors import ConfigError, Problem, WatcherError
+from watcher.parse import defuse
+from watcher.store import Store, now_iso
+
+CONFIG, CLI, OPML = "config", "cli", "opml"
+
+
+@dataclass
+class FeedState:
+    name: str
+    kind: str
+    url: str
+    current_url: str | None
+    interval: float
+    origin: str
+    alert_existing: int
+    etag: str | None
+    last_modified: str | None
+    last_status: str | None
+    last_error: str | None
+    failures: int
+    next_poll_at: str | None
+    last_poll_at: str | None
+    last_success_at: str | None
+    items_seen: int
+    polled: int
+    disabled_reason: str | None
+    broken_reported: int
+    created_at: str
+
+    @property
+    def fetch_url(self) -> str:
+        return self.current_url or self.url
+
+    @property
+    def health(self) -> str:
+        if self.disabled_reason:
+            return "disabled"
+        if self.failures >= BROKEN_AFTER:
+            return "broken"
+        if self.failures:
+            return "failing"
+        return "ok" if self.last_success_at else "new"
+
+
+BROKEN_AFTER = 3
+_COLUMNS = [f.name for f in fields(FeedState)]
+
+
+def all_feeds(store: Store, kind: str | None = None) -> list[FeedState]:
+    rows = store.query(
+        f"SELECT {', '.join(_COLUMNS)} FROM feeds WHERE (? IS NULL OR kind = ?) ORDER BY name",  # noqa: S608
+        (kind, kind),
+    )
+    return [FeedState(**row) for row in rows]
+
+
+def get_feed(store: Store, name: str) -> FeedState | None:
+    rows = store.query(f"SELECT {', '.join(_COLUMNS)} FROM feeds WHERE name = ?", (name,))  # noqa: S608
+    return FeedState(**rows[0]) if rows else None
+
+
+def update_feed(store: Store, name: str, **values: Any) -> None:
+    unknown = set(values) - set(_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown feed columns {unknown}")
+    assignments = ", ".join(f"{k} = ?" for k in values)
+    with store.write() as conn:
+        conn.execute(f"UPDATE feeds SET {assignments} WHERE name = ?", (*values.values(), name))  # noqa: S608
+
+
+def sync(store: Store, config: Config) -> None:
+    """Bring the table in line with watcher.yaml: add, re-time or reset feeds and seed directories."""
+    wanted: dict[str, tuple[str, str, float, bool]] = {}
+    for feed in config.feeds:
+        wanted[feed.name] = ("feed", feed.url, feed.interval, feed.alert_existing)
+    for seed in config.seeds:
+        wanted[seed.name] = ("dir", str(seed.path), seed.interval, False)
+    now = now_iso()
+    with store.write() as conn:
+        existing = {r[0]: r[1:] for r in conn.execute("SELECT name, kind, url, origin FROM feeds")}
+        for name, (kind, url, interval, alert_existing) in wanted.items():
+            if name not in existing:
+                conn.execute(
+                    "INSERT INTO feeds (name, kind, url, interval, origin, alert_existing, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, kind, url, interval, CONFIG, int(alert_existing), now),
+                )
+            elif existing[name][1] != url:
+                # A new URL under the same name is a new subscription: start its state afresh (items stay).
+                conn.execute(
+                    "UPDATE feeds SET kind = ?, url = ?, current_url = NULL, etag = NULL, last_modified = NULL, "
+                    "failures = 0, disabled_reason = NULL, broken_reported = 0, next_poll_at = NULL, interval = ?, "
+                    "origin = ?, alert_existing = ? WHERE name = ?",
+                    (kind, url, interval, CONFIG, int(alert_existing), name),
+                )
+            else:
+                conn.execute(
+                    "UPDATE feeds SET interval = ?, alert_existing = ?, origin = ? WHERE name = ?",
+                    (interval, int(alert_existing), CONFIG, name),
+                )
+        for name, (_, _, origin) in existing.items():
+            if origin == CONFIG and name not in wanted:
+                conn.execute("DELETE FROM feeds WHERE name = ?", (name,))
+
+
+def subscriptions(store: Store) -> tuple[list[Feed], list[SeedDir]]:
+    """Every feed and seed directory to poll, from the table (after `sync`)."""
+    feeds, seeds = [], []
+    for state in all_feeds(store):
+        if state.kind == "dir":
+            seeds.append(SeedDir(Path(state.url), state.name, state.interval))
+        else:
+            feeds.append(Feed(state.url, state.name, state.interval, bool(state.alert_existing)))
+    return feeds, seeds
+
+
+def add_feed(store: Store, url: str, name: str | None, interval: float, origin: str = CLI) -> str:
+    """Subscribe to a feed outside watcher.yaml; returns its name."""
+    if not re.match(r"(?i)^https?://[^/\s]+", url):
+        raise WatcherError(f"only http and https URLs can be polled: {url!r}")
+    name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", url.split("://", 1)[1]).strip("-.")[:60]
+    if get_feed(store, name):
+        raise WatcherError(f"a feed named {name!r} already exists")
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO feeds (name, kind, url, interval, origin, created_at) VALUES (?, 'feed', ?, ?, ?, ?)",
+            (name, url, interval, origin, now_iso()),
+        )
+    return name
+
+
+def remove_feed(store: Store, name: str) -> None:
+    state = get_feed(store, name)
+    if state is None:
+        raise WatcherError(f"no feed named {name!r}")
+    if state.origin == CONFIG:
+        raise WatcherError(f"feed {name!r} is defined in watcher.yaml: remove it there")
+    with store.write() as conn:
+        conn.execute("DELETE FROM feeds WHERE name = ?", (name,))
+
+
+def read_opml(path: Path) -> list[tuple[str, str | None]]:
+    """(url, title) of every outline with an xmlUrl; DOCTYPE and entities are stripped before parsing."""
+    try:
+        data = defuse(path.read_bytes())
+        root = ET.fromstring(data)  # noqa: S314 - defused above: no DOCTYPE, no entity declarations
+    except OSError as e:
+        raise WatcherError(f"{path}: cannot read: {e.strerror}") from None
+    except ET.ParseError as e:
+        raise ConfigError([Problem(str(path), e.position[0], "", f"invalid OPML: {e}")]) from None
+    out = []
+    for outline in root.iter("outline"):
+        url = outline.get("xmlUrl")
+        if url:
+            out.append((url.strip(), outline.get("title") or outline.get("text")))
+    return out
+
+
+def import_opml(store: Store, path: Path, interval: float) -> tuple[list[str], list[str]]:
+    """Subscribe to every feed of an OPML file; (added names, skipped reasons)."""
+    known = {s.fetch_url for s in all_feeds(store)} | {s.url for s in all_feeds(store)}
+    added, skipped = [], []
+    for url, title in read_opml(path):
+        if url in known:
+            skipped.append(f"{url}: already subscribed")
+            continue
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", title).strip("-.")[:60] if title else None
+        try:
+            added.append(add_feed(store, url, name or None, interval, origin=OPML))
+        except WatcherError as e:
+            try:
+                added.append(add_feed(store, url, None, interval, origin=OPML))
+            except WatcherError:
+                skipped.append(str(e))
+        known.add(url)
+    return added, skipped
+
+
+def export_opml(states: Sequence[FeedState]) -> str:
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = "watcher feeds"
+    body = ET.SubElement(root, "body")
+    for state in states:
+        if state.kind == "feed":
+            ET.SubElement(body, "outline", type="rss", text=state.name, title=state.name, xmlUrl=state.fetch_url)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

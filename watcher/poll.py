@@ -1,0 +1,293 @@
+"""Polling feeds and seed directories into the pipeline, with per-feed state.
+
+Fetch and parse run concurrently in threads (bounded overall and per host; parsing in worker processes);
+storing runs on the calling thread, one writer. A feed's first poll records its alerts without sending them
+(no flood when a feed is added) unless it says `alert_existing: true`. A failed fetch changes nothing that
+is recorded as seen.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+
+from watcher.config import Config
+from watcher.deliver import Dispatcher, enqueue_alerts
+from watcher.errors import FetchError, ReadError
+from watcher.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
+from watcher.fetch import FetchResult, fetch, make_client
+from watcher.item import Item
+from watcher.outbox import Outbox, iso
+from watcher.pipeline import Pipeline, Stats
+from watcher.read import read_paths
+from watcher.rules.engine import Engine
+from watcher.sandbox import ParsePool
+from watcher.store import PENDING, SUPPRESSED, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 6 * 3600.0
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
+@dataclass
+class PollResult:
+    name: str
+    url: str
+    ok: bool
+    status: str
+    new: int = 0
+    alerts: int = 0
+    error: str = ""
+
+
+@dataclass
+class _Fetched:
+    state: FeedState
+    result: FetchResult | None = None
+    items: list[Item] | None = None
+    error: FetchError | ReadError | None = None
+
+
+class Poller:
+    """Polls feeds and seed directories through one pipeline."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        engine: Engine,
+        *,
+        parse_pool: ParsePool,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        concurrency: int = 16,
+        per_host: int = 2,
+    ):
+        self.config = config
+        self.store = store
+        self.engine = engine
+        self.parse_pool = parse_pool
+        self.client = client or make_client(
+            allow_private_addresses=config.http.allow_private_addresses,
+            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency),
+        )
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 - jitter
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+        self.outbox = Outbox(config.notify)
+        self.dispatcher = Dispatcher(store, config, rules={r.id: r for r in engine.ruleset.rules}, clock=clock)
+
+    # feeds ----------------------------------------------------------------------------------------------
+
+    def poll_feeds(self, states: Sequence[FeedState]) -> list[PollResult]:
+        """Fetch and parse the feeds concurrently; store each as it arrives."""
+        results: list[PollResult] = []
+        active = [s for s in states if s.kind == "feed" and not s.disabled_reason]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            futures = [pool.submit(self._fetch_and_parse, state) for state in active]
+            for future in concurrent.futures.as_completed(futures):
+                results.append(self._store(future.result()))
+        return results
+
+    def _slot(self, url: str) -> threading.BoundedSemaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            slot = self._host_slots.get(host)
+            if slot is None:
+                slot = self._host_slots[host] = threading.BoundedSemaphore(self.per_host)
+            return slot
+
+    def _fetch_and_parse(self, state: FeedState) -> _Fetched:
+        url = state.fetch_url
+        try:
+            with self._slot(url):
+                result = fetch(
+                    self.client,
+                    url,
+                    timeout=self.config.http.timeout,
+                    max_bytes=self.config.http.max_bytes,
+                    etag=state.etag,
+                    last_modified=state.last_modified,
+                )
+            if result.status != 200:
+                return _Fetched(state, result)
+            if not result.body.strip():
+                raise ReadError(f"{url}: not a feed (empty body)")
+            items = self.parse_pool.parse(result.body, source=state.name, url=result.url, headers=result.headers)
+            return _Fetched(state, result, items)
+        except (FetchError, ReadError) as e:
+            return _Fetched(state, error=e)
+
+    def _store(self, fetched: _Fetched) -> PollResult:
+        state, result = fetched.state, fetched.result
+        now = self.clock()
+        if fetched.error is not None:
+            retryable = not isinstance(fetched.error, FetchError) or fetched.error.retryable
+            return self._failed(state, str(fetched.error), now, retry_after=None, permanent=not retryable)
+        assert result is not None  # noqa: S101 - _Fetched has a result or an error
+        moved = result.permanent_url if result.permanent_url and result.permanent_url != state.fetch_url else None
+        if moved:
+            log.warning("feed %s moved permanently to %s; polling the new address from now on", state.name, moved)
+        if result.status == 304:
+            self._succeeded(state, now, "304 not modified", moved, result)
+            return PollResult(state.name, state.fetch_url, True, "not modified")
+        if result.status == 410:
+            reason = f"410 Gone at {iso(now)}: the publisher removed the feed"
+            update_feed(
+                self.store,
+                state.name,
+                disabled_reason=reason,
+                last_status="410",
+                last_poll_at=iso(now),
+                last_error=reason,
+            )
+            self._tell(f"gone:{state.name}", f"feed {state.name} ({state.fetch_url}) is gone (410): it is disabled")
+            return PollResult(state.name, state.fetch_url, False, "gone", error=reason)
+        if result.status in (429, 503):
+            return self._failed(state, f"{state.fetch_url}: HTTP {result.status}", now, result.retry_after)
+        if result.status != 200 or fetched.items is None:
+            return self._failed(state, f"{state.fetch_url}: HTTP {result.status}", now, None)
+        first = not state.polled and not state.alert_existing
+        stats, alert_ids = self._ingest(fetched.items, first=first)
+        self._flood_guard(state, alert_ids, now)
+        self._succeeded(state, now, "200 ok", moved, result, new=stats.new)
+        return PollResult(state.name, state.fetch_url, True, "ok", new=stats.new, alerts=stats.alerts)
+
+    def _ingest(self, items: Sequence[Item], *, first: bool) -> tuple[Stats, list[int]]:
+        alert_ids: list[int] = []
+        enqueue = enqueue_alerts(self.outbox, self.clock)
+
+        def on_alert(conn, alert_id, match, item_id, version):  # type: ignore[no-untyped-def]
+            alert_ids.append(alert_id)
+            enqueue(conn, alert_id, match, item_id, version)
+
+        pipeline = Pipeline(self.store, self.engine, on_alert=None if first else on_alert)
+        stats = pipeline.ingest(items, alert_state=SUPPRESSED if first else PENDING)
+        return stats, alert_ids
+
+    def _flood_guard(self, state: FeedState, alert_ids: list[int], now: datetime) -> None:
+        threshold = self.config.delivery.flood_threshold
+        if len(alert_ids) <= threshold:
+            return
+        group = f"flood:{state.name}:{iso(now)}"
+        with self.store.write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET group_key = ? WHERE alert_id = ? AND state = 'pending'",
+                [(group, a) for a in alert_ids],
+            )
+        message = (
+            f"feed {state.name} produced {len(alert_ids)} alerts in one poll (more than {threshold}); they are sent "
+            "as one digest. A publisher may have rewritten its entry ids."
+        )
+        log.warning("%s", message)
+        self._tell(f"flood:{state.name}:{iso(now)}", message)
+
+    def _succeeded(
+        self, state: FeedState, now: datetime, status: str, moved: str | None, result: FetchResult, new: int = 0
+    ) -> None:
+        if state.broken_reported:
+            self._tell(f"recovered:{state.name}:{iso(now)}", f"feed {state.name} ({state.fetch_url}) works again")
+        update_feed(
+            self.store,
+            state.name,
+            current_url=moved or state.current_url,
+            etag=result.etag or state.etag,
+            last_modified=result.last_modified or state.last_modified,
+            last_status=status,
+            last_error=None,
+            failures=0,
+            broken_reported=0,
+            polled=1,
+            last_poll_at=iso(now),
+            last_success_at=iso(now),
+            items_seen=state.items_seen + new,
+            next_poll_at=iso(now + timedelta(seconds=self._jitter(state.interval))),
+        )
+
+    def _failed(
+        self, state: FeedState, error: str, now: datetime, retry_after: float | None, permanent: bool = False
+    ) -> PollResult:
+        failures = state.failures + 1
+        if retry_after is not None:
+            delay = min(max(retry_after, state.interval), MAX_RETRY_AFTER)
+        else:
+            delay = self._jitter(min(max(state.interval, MAX_BACKOFF), state.interval * 2 ** (failures - 1)))
+        reported = state.broken_reported
+        if failures >= BROKEN_AFTER and not reported:
+            self._tell(f"broken:{state.name}:{iso(now)}", f"feed {state.name} is broken ({failures} failures): {error}")
+            reported = 1
+        update_feed(
+            self.store,
+            state.name,
+            failures=failures,
+            last_error=error,
+            last_status="error",
+            last_poll_at=iso(now),
+            broken_reported=reported,
+            next_poll_at=iso(now + timedelta(seconds=delay)),
+        )
+        log.log(logging.ERROR if permanent else logging.WARNING, "feed %s: %s", state.name, error)
+        return PollResult(state.name, state.fetch_url, False, "error", error=error)
+
+    def _jitter(self, seconds: float) -> float:
+        return seconds * self.rng.uniform(0.9, 1.1)
+
+    def _tell(self, key: str, message: str) -> None:
+        """Tell the operator once: a log line and a notification to `ops` targets."""
+        if self.dispatcher.notice(key, message):
+            log.error("%s", message)
+            self.dispatcher.send_ops("watcher: " + message.split(":")[0], message)
+
+    # seed directories -----------------------------------------------------------------------------------
+
+    def poll_dir(self, state: FeedState) -> PollResult:
+        """Read a seed directory: new and changed files go through the pipeline."""
+        now = self.clock()
+        first = not state.polled
+        results = read_paths([state.url], source=state.name, max_bytes=self.config.http.max_bytes)
+        alert_state = SUPPRESSED if first else PENDING
+        on_alert = None if first else enqueue_alerts(self.outbox, self.clock)
+        stats = Pipeline(self.store, self.engine, on_alert=on_alert).ingest(results, alert_state=alert_state)
+        update_feed(
+            self.store,
+            state.name,
+            polled=1,
+            last_poll_at=iso(now),
+            last_success_at=iso(now),
+            last_status="ok",
+            items_seen=state.items_seen + stats.new,
+            next_poll_at=iso(now + timedelta(seconds=state.interval)),
+        )
+        return PollResult(state.name, state.url, True, "ok", new=stats.new, alerts=stats.alerts)
+
+    def deliver(self) -> None:
+        self.dispatcher.drain()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def poll_once(config: Config, store: Store, engine: Engine, parse_pool: ParsePool) -> list[PollResult]:
+    """Poll every feed and seed directory once, store, evaluate and deliver."""
+    poller = Poller(config, store, engine, parse_pool=parse_pool)
+    try:
+        states = all_feeds(store)
+        results = poller.poll_feeds(states)
+        results += [poller.poll_dir(s) for s in states if s.kind == "dir"]
+        poller.deliver()
+        return results
+    finally:
+        poller.close()
