@@ -19,8 +19,8 @@ import ahocorasick
 
 from watcher.item import TEXT_FIELDS, Item
 from watcher.normalize import NormText, is_word_char, normalize_term
+from watcher.rules.conditions import compile_regex
 from watcher.rules.literal import required_literal
-from watcher.rules.load import compile_regex
 from watcher.rules.model import (
     All,
     AnyOf,

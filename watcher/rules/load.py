@@ -11,29 +11,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import re2
-
 from watcher.durations import parse_duration
 from watcher.errors import Problem
 from watcher.item import TEXT_FIELDS
 from watcher.message import Template, template_error
-from watcher.normalize import normalize_term
+from watcher.rules.conditions import ConditionParser
 from watcher.rules.model import (
-    POSITIONAL,
     SEVERITIES,
-    All,
-    AnyOf,
-    AtLeast,
     Condition,
     Entity,
-    EntityRef,
-    Near,
-    NoneOf,
-    Regex,
     Rule,
     RuleSet,
-    Sentence,
-    Term,
 )
 from watcher.yamlfile import KeyPath, Located, load_yaml
 
@@ -54,10 +42,6 @@ _RULE_KEYS = {
     "cooldown",
     "digest",
 }
-_OPERATORS = ("term", "entity", "regex", "all", "any", "none", "at_least", "near", "sentence")
-_CONDITION_KEYS = {*_OPERATORS, "case_sensitive", "of", "within"}
-MAX_REGEX_LENGTH = 4096
-REGEX_MAX_MEM = 8 << 20
 
 
 def rule_files(root: Path) -> list[Path]:
@@ -127,7 +111,8 @@ class _FileParser:
         self.doc = doc
         self.entities: dict[str, tuple[Entity, KeyPath]] = {}
         self.rules: list[tuple[Rule, KeyPath]] = []
-        self.entity_refs: list[tuple[str, KeyPath]] = []
+        self.conditions = ConditionParser(doc)
+        self.entity_refs = self.conditions.entity_refs
 
     def parse(self) -> None:
         value = self.doc.value
@@ -161,7 +146,7 @@ class _FileParser:
                 for key in spec:
                     if key not in ("aliases", "case_sensitive", "description"):
                         self.doc.problem((*path, key), f"unknown key '{key}'")
-                case_sensitive = self._bool(spec.get("case_sensitive", False), (*path, "case_sensitive"))
+                case_sensitive = self.conditions.bool_(spec.get("case_sensitive", False), (*path, "case_sensitive"))
                 aliases_path = (*path, "aliases")
                 if "aliases" not in spec:
                     self.doc.problem(path, "entity needs 'aliases'")
@@ -173,7 +158,7 @@ class _FileParser:
             if not spec:
                 self.doc.problem(aliases_path, "empty list of aliases")
                 continue
-            aliases = [self._term(a, (*aliases_path, i), case_sensitive) for i, a in enumerate(spec)]
+            aliases = [self.conditions.term(a, (*aliases_path, i), case_sensitive) for i, a in enumerate(spec)]
             terms = tuple(a for a in aliases if a is not None)
             self.entities[str(name)] = (Entity(str(name), terms, self.doc.file, self.doc.line(path)), path)
 
@@ -220,7 +205,7 @@ class _FileParser:
                 self.doc.problem((*path, "fields", j), f"unknown field '{f}' (one of {', '.join(TEXT_FIELDS)})")
         sources = self._names(spec, "sources", path)
         notify = self._names(spec, "notify", path)
-        updates = self._bool(spec.get("updates", False), (*path, "updates"))
+        updates = self.conditions.bool_(spec.get("updates", False), (*path, "updates"))
         template = self._template(spec.get("template"), (*path, "template"))
         cooldown = self._duration(spec, "cooldown", path)
         digest = self._duration(spec, "digest", path)
@@ -230,13 +215,7 @@ class _FileParser:
         if "match" not in spec:
             self.doc.problem(path, "rule needs 'match'")
         else:
-            raw = spec["match"]
-            mpath = (*path, "match")
-            if isinstance(raw, list):
-                children = self._list(raw, mpath)
-                match = All(children) if children else None
-            else:
-                match = self._condition(raw, mpath)
+            match = self.conditions.parse(spec["match"], (*path, "match"))
         examples = self._examples(spec.get("examples"), (*path, "examples"))
         description = spec.get("description", "")
         if len(self.doc.problems) > before or match is None:
@@ -324,182 +303,3 @@ class _FileParser:
                 continue
             out[key] = tuple(texts)
         return out["match"], out["no_match"]
-
-    # conditions -----------------------------------------------------------------------------------------
-
-    def _condition(self, value: Any, path: KeyPath) -> Condition | None:
-        if isinstance(value, dict):
-            return self._mapping(value, path)
-        if isinstance(value, list):
-            self.doc.problem(path, "a list is not a condition here: use {all: [...]} or {any: [...]}")
-            return None
-        return self._term(value, path, False)
-
-    def _mapping(self, value: dict[str, Any], path: KeyPath) -> Condition | None:
-        if not value:
-            self.doc.problem(path, "empty condition")
-            return None
-        for key in value:
-            if key not in _CONDITION_KEYS:
-                self.doc.problem((*path, key), f"unknown operator '{key}' (one of {', '.join(_OPERATORS)})")
-        if "term" in value:
-            others = [k for k in value if k not in ("term", "case_sensitive")]
-            if others:
-                self.doc.problem(path, f"'term' cannot be combined with {', '.join(others)}")
-                return None
-            cs = self._bool(value.get("case_sensitive", False), (*path, "case_sensitive"))
-            return self._term(value["term"], (*path, "term"), cs)
-        if "case_sensitive" in value and "regex" not in value:
-            self.doc.problem((*path, "case_sensitive"), "'case_sensitive' goes with 'term' or 'regex'")
-        if "of" in value and "at_least" not in value:
-            self.doc.problem((*path, "of"), "'of' goes with 'at_least'")
-        if "within" in value and "near" not in value:
-            self.doc.problem((*path, "within"), "'within' goes with 'near'")
-        parts: list[Condition] = []
-        for key in _OPERATORS:
-            if key not in value:
-                continue
-            part = self._operator(key, value, (*path, key))
-            if part is not None:
-                parts.append(part)
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else All(tuple(parts))
-
-    def _operator(self, key: str, value: dict[str, Any], path: KeyPath) -> Condition | None:
-        arg = value[key]
-        if key == "entity":
-            name = self.doc.text(path, arg)
-            if not name:
-                self.doc.problem(path, "entity needs a name")
-                return None
-            self.entity_refs.append((name, path))
-            return EntityRef(name)
-        if key == "regex":
-            cs = self._bool(value.get("case_sensitive", False), (*path[:-1], "case_sensitive"))
-            return self._regex(arg, path, cs)
-        if key in ("all", "any", "none", "sentence"):
-            children = self._list(arg, path)
-            if not children:
-                return None
-            if key == "sentence" and not self._positional(children, path):
-                return None
-            if key == "all":
-                return All(children)
-            if key == "any":
-                return AnyOf(children)
-            return NoneOf(children) if key == "none" else Sentence(children)
-        if key == "at_least":
-            if "of" not in value:
-                self.doc.problem(path, "'at_least' needs 'of: [...]'")
-                return None
-            children = self._list(value["of"], (*path[:-1], "of"))
-            if not isinstance(arg, int) or isinstance(arg, bool) or arg < 1:
-                self.doc.problem(path, "must be a whole number of at least 1")
-                return None
-            if children and arg > len(children):
-                self.doc.problem(path, f"at_least {arg} of {len(children)} conditions can never hold")
-                return None
-            return AtLeast(arg, children) if children else None
-        # near
-        within = value.get("within")
-        if within is None:
-            self.doc.problem(path, "'near' needs 'within: N' (words)")
-            return None
-        if not isinstance(within, int) or isinstance(within, bool) or within < 0:
-            self.doc.problem((*path[:-1], "within"), "must be a whole number of words, 0 or more")
-            return None
-        children = self._list(arg, path)
-        if not children:
-            return None
-        if len(children) < 2:
-            self.doc.problem(path, "'near' needs at least two conditions")
-            return None
-        if not self._positional(children, path):
-            return None
-        return Near(children, within)
-
-    def _positional(self, children: tuple[Condition, ...], path: KeyPath) -> bool:
-        ok = True
-        for i, child in enumerate(children):
-            if not _is_positional(child):
-                self.doc.problem((*path, i), "only terms, entities, regexes and 'any' of them have a position")
-                ok = False
-        return ok
-
-    def _list(self, value: Any, path: KeyPath) -> tuple[Condition, ...]:
-        if not isinstance(value, list):
-            value = [value]
-            if isinstance(value[0], dict | list) or value[0] is None:
-                self.doc.problem(path, "must be a list of conditions")
-                return ()
-        if not value:
-            self.doc.problem(path, "empty list")
-            return ()
-        out = [self._condition(v, (*path, i)) for i, v in enumerate(value)]
-        return tuple(c for c in out if c is not None) if all(c is not None for c in out) else ()
-
-    def _term(self, value: Any, path: KeyPath, case_sensitive: bool) -> Term | None:
-        if isinstance(value, dict) and "term" in value:
-            for key in value:
-                if key not in ("term", "case_sensitive"):
-                    self.doc.problem((*path, key), f"unknown key '{key}'")
-            cs = self._bool(value.get("case_sensitive", case_sensitive), (*path, "case_sensitive"))
-            return self._term(value["term"], (*path, "term"), cs)
-        text = self.doc.text(path, value)
-        if text is None:
-            self.doc.problem(path, "a term must be text")
-            return None
-        if not normalize_term(text):
-            self.doc.problem(path, "empty term")
-            return None
-        return Term(text, case_sensitive)
-
-    def _regex(self, value: Any, path: KeyPath, case_sensitive: bool) -> Regex | None:
-        if not isinstance(value, str) or not value:
-            self.doc.problem(path, "a regex must be non-empty text")
-            return None
-        if len(value) > MAX_REGEX_LENGTH:
-            self.doc.problem(path, f"regex longer than {MAX_REGEX_LENGTH} characters")
-            return None
-        error = regex_error(value, case_sensitive)
-        if error:
-            self.doc.problem(path, error)
-            return None
-        return Regex(value, case_sensitive)
-
-    def _bool(self, value: Any, path: KeyPath) -> bool:
-        if isinstance(value, bool):
-            return value
-        self.doc.problem(path, "must be true or false")
-        return False
-
-
-def _is_positional(cond: Condition) -> bool:
-    if isinstance(cond, AnyOf):
-        return all(_is_positional(c) for c in cond.children)
-    return isinstance(cond, POSITIONAL)
-
-
-def compile_regex(pattern: str, case_sensitive: bool) -> Any:
-    """Compile a rule's regex with RE2 (linear time, bounded memory)."""
-    options = re2.Options()
-    options.max_mem = REGEX_MAX_MEM
-    options.case_sensitive = case_sensitive
-    options.log_errors = False
-    return re2.compile(pattern, options)
-
-
-def regex_error(pattern: str, case_sensitive: bool) -> str | None:
-    """Why a regex cannot be used, or None."""
-    try:
-        compiled = compile_regex(pattern, case_sensitive)
-    except re2.error as e:
-        arg = e.args[0] if e.args else e
-        msg = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
-        if any(s in msg for s in ("(?=", "(?!", "(?<", "\\1", "backreference", "perl", "look")):
-            msg += " (lookaround and backreferences are not supported: the engine runs in linear time)"
-        return f"invalid regex: {msg}"
-    if compiled.search("") is not None:
-        return "regex matches empty text, so it would match every item"
-    return None

@@ -1,0 +1,98 @@
+"""The command line: click wiring over the library, nothing else. Commands live beside this module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from watcher import __version__
+from watcher.config import Config, load_config
+from watcher.errors import ConfigError, ProblemsError, RuleError, WatcherError
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="watcher: %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    # Third-party loggers can print request URLs (and so secrets) at DEBUG.
+    for name in ("apprise", "urllib3", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="watcher")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """Watch feeds and documents, match them against rules, and send each match once."""
+    _setup_logging(verbose)
+
+
+def _config(path: Path | None) -> Config:
+    config = load_config(path)
+    for warning in config.warnings:
+        logging.getLogger("watcher").warning(warning)
+    return config
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="watcher.yaml to use (default: $WATCHER_CONFIG, then ./watcher.yaml, then built-in defaults).",
+)
+
+
+@main.group("config")
+def config_group() -> None:
+    """Work with watcher.yaml."""
+
+
+@config_group.command("check")
+@config_option
+def config_check(config_path: Path | None) -> None:
+    """Validate the configuration; exit 1 listing every problem."""
+    try:
+        config = _config(config_path)
+    except ConfigError as e:
+        for problem in e.problems:
+            click.echo(str(problem))
+        click.echo(f"{len(e.problems)} problems")
+        sys.exit(1)
+    source = config.path or "built-in defaults"
+    click.echo(
+        f"{source}: ok; database {config.database}, rules {config.rules}, {len(config.seeds)} seed directories, "
+        f"{len(config.feeds)} feeds, {len(config.notify)} notify targets"
+    )
+
+
+def run() -> None:
+    """Entry point that turns library errors into one-line messages."""
+    try:
+        code = main.main(standalone_mode=False)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("\ninterrupted: what was committed stays; run the command again to continue", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except ProblemsError as e:
+        for problem in e.problems:
+            click.echo(str(problem), err=True)
+        what = "rules" if isinstance(e, RuleError) else "configuration"
+        click.echo(f"error: invalid {what} ({len(e.problems)} problems)", err=True)
+        sys.exit(2)
+    except WatcherError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+# Registering the commands: each module adds its own to `main`.
+from watcher.cli import delivery, documents, feeds  # noqa: E402, F401

@@ -1,0 +1,114 @@
+"""Commands for alerts and their delivery: alerts list/resend, deliver, notify test."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from watcher.backfill import open_store
+from watcher.cli import _config, config_option, main
+from watcher.config import Config
+from watcher.deliver import Dispatcher, send_test_messages, utcnow
+from watcher.notify import Notifier, target_key
+from watcher.outbox import Outbox, deliveries
+from watcher.rules.load import load_rules
+from watcher.rules.model import Rule
+from watcher.search import list_alerts
+
+
+@main.group()
+def alerts() -> None:
+    """Look at recorded alerts."""
+
+
+@alerts.command("list")
+@config_option
+@click.option(
+    "--state", help="Only alerts in this state: pending, suppressed, or a delivery state (sent, failed, dead)."
+)
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with per-target deliveries.")
+def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
+    """Recorded alerts, newest first, with their delivery to each target."""
+    store = open_store(_config(config_path))
+    try:
+        rows = list_alerts(store, state, limit)
+        sent = deliveries(store, [r["id"] for r in rows])
+        for row in rows:
+            row["deliveries"] = sent.get(row["id"], [])
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+                continue
+            click.echo(
+                f"{row['id']:>6}  {row['created_at']}  {row['rule']} [{row['severity']}] {row['state']}  "
+                f"{row['title']!r}  {row['link'] or row['path'] or ''}"
+            )
+            for d in row["deliveries"]:
+                error = f": {d['last_error']}" if d["last_error"] else ""
+                click.echo(f"          -> {d['target']}: {d['state']} ({d['attempts']} attempts){error}")
+    finally:
+        store.close()
+
+
+@alerts.command("resend")
+@config_option
+@click.option("--dead", "dead_only", is_flag=True, help="Retry every alert delivery that was given up.")
+@click.option("--all-targets", is_flag=True, help="With ID: send again even where it was delivered.")
+@click.argument("alert_id", required=False, type=int)
+def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, alert_id: int | None) -> None:
+    """Retry an alert's delivery (ID), or every dead delivery (--dead), now."""
+    if (alert_id is None) == (not dead_only):
+        raise click.UsageError("give an alert ID or --dead")
+    config = _config(config_path)
+    store = open_store(config)
+    try:
+        n = Outbox(config.notify).resend(store, alert_id, dead_only=dead_only, include_sent=all_targets, now=utcnow())
+        click.echo(f"{n} deliveries due again")
+        click.echo(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
+    finally:
+        store.close()
+
+
+@main.command("deliver")
+@config_option
+def deliver_command(config_path: Path | None) -> None:
+    """Send every due alert delivery once, then exit (for cron, and after a crash)."""
+    config = _config(config_path)
+    store = open_store(config)
+    try:
+        stats = Dispatcher(store, config, rules=_rules_by_id(config)).drain()
+    finally:
+        store.close()
+    click.echo(str(stats))
+
+
+@main.group()
+def notify() -> None:
+    """Work with notification targets."""
+
+
+@notify.command("test")
+@config_option
+@click.option("--tag", help="Only the targets with this tag.")
+def notify_test(config_path: Path | None, tag: str | None) -> None:
+    """Send a test message to each target and print each result; exit 1 if any failed."""
+    config = _config(config_path)
+    targets = [t for t in config.notify if tag is None or tag in t.tags]
+    if not targets:
+        click.echo("no notify targets" + (f" tagged {tag!r}" if tag else "") + " in the configuration")
+        sys.exit(1)
+    notifier = Notifier(targets, timeout=config.delivery.timeout)
+    failed = 0
+    for label, ok, error in send_test_messages(notifier, [target_key(t) for t in targets]):
+        click.echo(f"{label}: {'ok' if ok else 'FAILED: ' + error}")
+        failed += not ok
+    sys.exit(1 if failed else 0)
+
+
+def _rules_by_id(config: Config) -> dict[str, Rule]:
+    """Rules for their templates when sending; the delivery still goes out if the rules are broken."""
+    ruleset = load_rules(config.rules)
+    return {r.id: r for r in ruleset.rules}

@@ -1,0 +1,152 @@
+"""Commands over documents and rules: match, backfill, items search, rules check."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from watcher.backfill import BackfillOptions, backfill, open_store, summary
+from watcher.cli import _config, config_option, main
+from watcher.pipeline import Stats
+from watcher.read import Skipped, read_paths
+from watcher.read.documents import parse_date
+from watcher.rules.engine import Engine
+from watcher.rules.load import load_rules
+from watcher.rules.report import check_examples, item_label, match_line, match_record
+from watcher.search import search_items
+
+
+@main.command()
+@click.option(
+    "--rules",
+    "rules_dir",
+    default="rules",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Rules directory or file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per (item, rule) hit.")
+@click.option("--explain", is_flag=True, help="Show, for each rule, which conditions held and which did not.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def match(rules_dir: Path, as_json: bool, explain: bool, paths: tuple[Path, ...]) -> None:
+    """Match documents against the rules, touching no database.
+
+    PATHS are files or directories, read like backfill reads them; a saved feed gives one item per entry.
+    Exits 0 whether or not anything matched, 2 when the rules are invalid.
+    """
+    ruleset = load_rules(rules_dir)
+    if ruleset.problems:
+        for problem in ruleset.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: invalid rules in {rules_dir} ({len(ruleset.problems)} problems)", err=True)
+        sys.exit(2)
+    engine = Engine(ruleset)
+    for result in read_paths(paths):
+        if isinstance(result, Skipped):
+            continue
+        if explain:
+            click.echo(f"== {item_label(result)}: {' '.join(result.title.split())!r}")
+            for rule, matched, lines in engine.explain(result, everything=True):
+                click.echo(f"{rule.id}: {'MATCH' if matched else 'no match'}")
+                for line in lines:
+                    click.echo(line)
+            continue
+        for hit in engine.match(result):
+            if as_json:
+                click.echo(json.dumps(match_record(result, hit), ensure_ascii=False))
+            else:
+                click.echo(match_line(result, hit))
+
+
+@main.command("backfill")
+@config_option
+@click.option("--notify", is_flag=True, help="Send the alerts found (default: record them as not to be sent).")
+@click.option("--dry-run", is_flag=True, help="Run everything against a copy in memory: write nothing.")
+@click.option("--since", help="Only items published on or after this date (ISO 8601; files: their mtime).")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def backfill_command(
+    config_path: Path | None, notify: bool, dry_run: bool, since: str | None, paths: tuple[Path, ...]
+) -> None:
+    """Replay files and directories (default: the configured seed directories) through the pipeline."""
+    config = _config(config_path)
+    since_date = parse_date(since) if since else None
+    if since and since_date is None:
+        raise click.BadParameter(f"not a date: {since!r} (use YYYY-MM-DD)", param_hint="--since")
+    targets = list(paths) or [seed.path for seed in config.seeds]
+    options = BackfillOptions(targets, notify=notify, dry_run=dry_run, since=since_date)
+    result = backfill(config, options, progress=_progress())
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for line in summary(result, options):
+        click.echo(line)
+
+
+def _progress() -> Callable[[Stats], None]:
+    """A progress line on a terminal (redrawn in place), a plain line every 5,000 items otherwise."""
+    tty = sys.stderr.isatty()
+    next_line = [5000]
+
+    def report(stats: Stats) -> None:
+        line = f"{stats.read} read, {stats.new} new, {stats.duplicate} duplicate, {stats.alerts} alerts"
+        if tty:
+            click.echo(f"\r{line}", nl=False, err=True)
+        elif stats.read >= next_line[0]:
+            click.echo(line, err=True)
+            next_line[0] = stats.read + 5000
+
+    return report
+
+
+@main.group()
+def items() -> None:
+    """Look at stored items."""
+
+
+@items.command("search")
+@config_option
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+@click.argument("query", nargs=-1, required=True)
+def items_search(config_path: Path | None, limit: int, as_json: bool, query: tuple[str, ...]) -> None:
+    """Full-text search over stored items: every word must occur; "quote" a phrase."""
+    store = open_store(_config(config_path))
+    try:
+        for row in search_items(store, " ".join(query), limit):
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(f"{row['id']:>6}  {row['source']}  {row['title']!r}  {row['link'] or row['path'] or ''}")
+                click.echo(f"        {row['snippet']}")
+    finally:
+        store.close()
+
+
+@main.group()
+def rules() -> None:
+    """Work with rule files."""
+
+
+@rules.command("check")
+@click.argument("rules_dir", default="rules", type=click.Path(path_type=Path))
+def rules_check(rules_dir: Path) -> None:
+    """Validate the rules and run every rule's examples; exit 1 on any problem."""
+    ruleset = load_rules(rules_dir)
+    for problem in ruleset.problems:
+        click.echo(str(problem))
+    for rejected in ruleset.rejected_files:
+        click.echo(f"rejected: {rejected}")
+    report = check_examples(ruleset, Engine(ruleset))
+    for failure in report.failures:
+        click.echo(failure)
+    problems = len(ruleset.problems) + len(report.failures)
+    click.echo(
+        f"{report.rules} rules, {report.entities} entities in {report.files} files; "
+        f"examples: {report.passed} passed, {len(report.failures)} failed; "
+        f"{len(ruleset.problems)} problems"
+    )
+    if problems:
+        sys.exit(1)

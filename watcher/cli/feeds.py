@@ -1,0 +1,135 @@
+"""Commands for feeds: poll --once and feeds list/add/remove/import/export."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from watcher.backfill import load_engine, open_store
+from watcher.cli import _config, config_option, main
+from watcher.durations import parse_duration
+from watcher.feeds import add_feed, all_feeds, export_opml, import_opml, remove_feed, sync
+from watcher.poll import poll_once
+from watcher.sandbox import ParsePool
+
+
+@main.command("poll")
+@config_option
+@click.option("--once", is_flag=True, required=True, help="Poll every feed and seed directory once, then exit.")
+def poll_command(config_path: Path | None, once: bool) -> None:
+    """Poll every feed and seed directory once, store, evaluate, deliver and exit.
+
+    Exits 0 even when some feeds failed, printing one line for each.
+    """
+    config = _config(config_path)
+    engine = load_engine(config)
+    store = open_store(config)
+    try:
+        sync(store, config)
+        with ParsePool() as parse_pool:
+            results = poll_once(config, store, engine, parse_pool)
+    finally:
+        store.close()
+    ok = [r for r in results if r.ok]
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        click.echo(f"failed: {r.name} ({r.url}): {r.error}")
+    click.echo(
+        f"polled {len(results)} sources: {len(ok)} ok, {len(failed)} failed; "
+        f"{sum(r.new for r in results)} new items, {sum(r.alerts for r in results)} alerts"
+    )
+
+
+@main.group()
+def feeds() -> None:
+    """Feeds and their health."""
+
+
+@feeds.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def feeds_list(config_path: Path | None, as_json: bool) -> None:
+    """Every feed and seed directory with its health."""
+    config = _config(config_path)
+    store = open_store(config)
+    try:
+        sync(store, config)
+        for state in all_feeds(store):
+            if as_json:
+                click.echo(json.dumps({**asdict(state), "health": state.health}, ensure_ascii=False))
+                continue
+            error = f"  last error: {state.last_error}" if state.last_error else ""
+            click.echo(
+                f"{state.name}  [{state.health}]  {state.fetch_url}  every {state.interval:g}s  "
+                f"{state.items_seen} items, last success {state.last_success_at or 'never'}{error}"
+            )
+    finally:
+        store.close()
+
+
+@feeds.command("add")
+@config_option
+@click.option("--name", help="Name of the feed (default: from its URL).")
+@click.option("--interval", default="15m", show_default=True, help="How often to poll.")
+@click.argument("url")
+def feeds_add(config_path: Path | None, name: str | None, interval: str, url: str) -> None:
+    """Subscribe to a feed (kept in the database; feeds in watcher.yaml are edited there)."""
+    seconds = _interval(interval)
+    store = open_store(_config(config_path))
+    try:
+        click.echo(f"added {add_feed(store, url, name, seconds)}")
+    finally:
+        store.close()
+
+
+@feeds.command("remove")
+@config_option
+@click.argument("name")
+def feeds_remove(config_path: Path | None, name: str) -> None:
+    """Unsubscribe from a feed added with `feeds add` or `feeds import` (its items stay)."""
+    store = open_store(_config(config_path))
+    try:
+        remove_feed(store, name)
+        click.echo(f"removed {name}")
+    finally:
+        store.close()
+
+
+@feeds.command("import")
+@config_option
+@click.option("--interval", default="15m", show_default=True, help="How often to poll the imported feeds.")
+@click.argument("opml", type=click.Path(path_type=Path))
+def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
+    """Subscribe to every feed of an OPML file."""
+    seconds = _interval(interval)
+    store = open_store(_config(config_path))
+    try:
+        added, skipped = import_opml(store, opml, seconds)
+    finally:
+        store.close()
+    for reason in skipped:
+        click.echo(f"skipped: {reason}")
+    click.echo(f"imported {len(added)} feeds")
+
+
+@feeds.command("export")
+@config_option
+def feeds_export(config_path: Path | None) -> None:
+    """Print every feed as OPML."""
+    config = _config(config_path)
+    store = open_store(config)
+    try:
+        sync(store, config)
+        click.echo(export_opml(all_feeds(store)), nl=False)
+    finally:
+        store.close()
+
+
+def _interval(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds is None or seconds <= 0:
+        raise click.BadParameter(f"not a duration: {text!r} (like 30s, 15m, 1h)", param_hint="--interval")
+    return seconds
