@@ -69,6 +69,17 @@ class Http:
 
 
 @dataclass(frozen=True)
+class Daemon:
+    """`watcher run`: where /healthz and /metrics listen (off when None), and its timings (seconds)."""
+
+    listen: tuple[str, int] | None = None
+    grace_period: float = 20.0
+    deliver_interval: float = 10.0
+    reload_debounce: float = 1.0
+    stall_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     database: Path
@@ -78,6 +89,7 @@ class Config:
     notify: tuple[Target, ...] = ()
     http: Http = field(default_factory=Http)
     delivery: Delivery = field(default_factory=Delivery)
+    daemon: Daemon = field(default_factory=Daemon)
     warnings: tuple[str, ...] = ()
 
 
@@ -118,7 +130,7 @@ def load_config(explicit: str | Path | None = None, env: Mapping[str, str] | Non
     return config
 
 
-_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http", "delivery"}
+_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http", "delivery", "server", "daemon"}
 
 
 class _Validator:
@@ -145,6 +157,7 @@ class _Validator:
         notify = self._notify(value.get("notify", []))
         http = self._http(value.get("http", {}))
         delivery = self._delivery(value.get("delivery", {}))
+        daemon = self._daemon(value.get("server", {}), value.get("daemon", {}))
         return Config(
             path=Path(self.doc.file),
             database=database,
@@ -154,6 +167,7 @@ class _Validator:
             notify=tuple(notify),
             http=http,
             delivery=delivery,
+            daemon=daemon,
             warnings=tuple(self.warnings),
         )
 
@@ -343,6 +357,32 @@ class _Validator:
             max_bytes = Http.max_bytes
         private = self._bool(value.get("allow_private_addresses"), ("http", "allow_private_addresses"), False)
         return Http(timeout, max_bytes, private)
+
+    def _daemon(self, server: Any, daemon: Any) -> Daemon:
+        listen = None
+        if not isinstance(server, dict):
+            self.doc.problem(("server",), "must be a mapping")
+        else:
+            self._keys(server, ("server",), {"listen"})
+            raw = server.get("listen")
+            if raw is not None:
+                m = re.match(r"^\[?([^\]]*?)\]?:(\d{1,5})$", str(raw))
+                if not m or not 0 < int(m.group(2)) < 65536:
+                    self.doc.problem(("server", "listen"), f"expected HOST:PORT like 127.0.0.1:9090, not {raw!r}")
+                else:
+                    listen = (m.group(1) or "127.0.0.1", int(m.group(2)))
+        if not isinstance(daemon, dict):
+            self.doc.problem(("daemon",), "must be a mapping")
+            daemon = {}
+        self._keys(daemon, ("daemon",), {"grace_period", "deliver_interval", "reload_debounce", "stall_timeout"})
+        defaults = Daemon()
+        return Daemon(
+            listen=listen,
+            **{
+                key: self._duration(daemon.get(key), ("daemon", key), getattr(defaults, key), warn_below=0)
+                for key in ("grace_period", "deliver_interval", "reload_debounce", "stall_timeout")
+            },
+        )
 
     def _name(self, value: Any, path: KeyPath) -> str | None:
         if not isinstance(value, str) or not _NAME.match(value):

@@ -20,15 +20,14 @@ from watcher.config import Target
 
 log = logging.getLogger(__name__)
 
-# Apprise and urllib3 log request URLs at DEBUG; they must never print a secret.
-_QUIET_LOGGERS = ("apprise", "urllib3", "requests", "httpx", "httpcore")
+# Apprise and urllib3 log request URLs at DEBUG, and they must never print a secret; httpx and the
+# scheduler log every request and every run at INFO, which drowns what matters. Only their warnings pass.
+_QUIET_LOGGERS = ("apprise", "urllib3", "requests", "httpx", "httpcore", "apscheduler")
 
 
 def quiet_third_party_loggers() -> None:
     for name in _QUIET_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO:
-            logger.setLevel(logging.INFO)
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def redact(url: str) -> str:

@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from watcher.item import Item
 from watcher.read import Skipped
-from watcher.rules.engine import Engine
+from watcher.rules.engine import Engine, Match
 from watcher.store import COPY, DUPLICATE, NEW, UPDATED, OnAlert, Outcome, Store
 
 BATCH_SIZE = 500
@@ -28,6 +29,8 @@ class Stats:
     updated: int = 0
     copies: int = 0
     hits: Counter[str] = field(default_factory=Counter)
+    evaluated: int = 0
+    eval_seconds: float = 0.0
 
     @property
     def alerts(self) -> int:
@@ -87,6 +90,15 @@ class Pipeline:
     def _flush(self, batch: list[Item], alert_state: str, stats: Stats) -> None:
         if not batch:
             return
-        for outcome in self.store.ingest(batch, self.engine.match, alert_state=alert_state, on_alert=self.on_alert):
+
+        def evaluate(item: Item) -> list[Match]:
+            started = time.perf_counter()
+            try:
+                return self.engine.match(item)
+            finally:
+                stats.evaluated += 1
+                stats.eval_seconds += time.perf_counter() - started
+
+        for outcome in self.store.ingest(batch, evaluate, alert_state=alert_state, on_alert=self.on_alert):
             stats.count(outcome)
         batch.clear()

@@ -47,6 +47,8 @@ class PollResult:
     new: int = 0
     alerts: int = 0
     error: str = ""
+    evaluated: int = 0
+    eval_seconds: float = 0.0
 
 
 @dataclass
@@ -164,7 +166,16 @@ class Poller:
         stats, alert_ids = self._ingest(fetched.items, first=first)
         self._flood_guard(state, alert_ids, now)
         self._succeeded(state, now, "200 ok", moved, result, new=stats.new)
-        return PollResult(state.name, state.fetch_url, True, "ok", new=stats.new, alerts=stats.alerts)
+        return PollResult(
+            state.name,
+            state.fetch_url,
+            True,
+            "ok",
+            new=stats.new,
+            alerts=stats.alerts,
+            evaluated=stats.evaluated,
+            eval_seconds=stats.eval_seconds,
+        )
 
     def _ingest(self, items: Sequence[Item], *, first: bool) -> tuple[Stats, list[int]]:
         alert_ids: list[int] = []
@@ -271,7 +282,16 @@ class Poller:
             items_seen=state.items_seen + stats.new,
             next_poll_at=iso(now + timedelta(seconds=state.interval)),
         )
-        return PollResult(state.name, state.url, True, "ok", new=stats.new, alerts=stats.alerts)
+        return PollResult(
+            state.name,
+            state.url,
+            True,
+            "ok",
+            new=stats.new,
+            alerts=stats.alerts,
+            evaluated=stats.evaluated,
+            eval_seconds=stats.eval_seconds,
+        )
 
     def deliver(self) -> None:
         self.dispatcher.drain()

@@ -11,17 +11,7 @@ import click
 from watcher import __version__
 from watcher.config import Config, load_config
 from watcher.errors import ConfigError, ProblemsError, RuleError, WatcherError
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="watcher: %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    # Third-party loggers can print request URLs (and so secrets) at DEBUG.
-    for name in ("apprise", "urllib3", "httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+from watcher.logs import setup_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +19,7 @@ def _setup_logging(verbose: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Watch feeds and documents, match them against rules, and send each match once."""
-    _setup_logging(verbose)
+    setup_logging(verbose=verbose)
 
 
 def _config(path: Path | None) -> Config:
@@ -95,4 +85,4 @@ def run() -> None:
 
 
 # Registering the commands: each module adds its own to `main`.
-from watcher.cli import delivery, documents, feeds  # noqa: E402, F401
+from watcher.cli import daemon, delivery, documents, feeds  # noqa: E402, F401

@@ -1,0 +1,390 @@
+"""`watcher run`: the daemon. All scheduling lives here (APScheduler 3.11, AsyncIOScheduler).
+
+Jobs: one per feed at its interval with jitter, one per seed directory, one draining the outbox, one
+watching rule files and watcher.yaml, and a heartbeat. The event loop only schedules: SQLite runs on one
+thread (the writer), delivery on another, fetching and parsing on a bounded pool, so the loop stays free
+and APScheduler never has to skip a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from watcher.config import Config, load_config
+from watcher.deliver import Dispatcher
+from watcher.errors import ConfigError, WatcherError
+from watcher.feeds import FeedState, all_feeds, get_feed, sync
+from watcher.health import HealthServer, Metrics
+from watcher.poll import Poller
+from watcher.rules.engine import Engine
+from watcher.rules.load import load_rules, rule_files
+from watcher.sandbox import ParsePool
+from watcher.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
+from watcher.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class _Snapshot:
+    files: dict[str, tuple[int, int]]
+
+    @classmethod
+    def take(cls, config_path: Path | None, rules: Path) -> _Snapshot:
+        paths = list(rule_files(rules)) if rules.exists() else []
+        if config_path is not None:
+            paths.append(config_path)
+        files = {}
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            files[str(path)] = (st.st_mtime_ns, st.st_size)
+        return cls(files)
+
+
+class Daemon:
+    def __init__(self, config_path: Path | None, config: Config):
+        self.config_path = config_path.resolve() if config_path else None
+        self.config = config
+        self.metrics = Metrics()
+        self.lock = InstanceLock(config.database)
+        self.db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db")
+        self.delivery_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver")
+        self.fetch_pool = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="fetch")
+        self.parse_pool = ParsePool()
+        self.scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}, timezone=UTC
+        )
+        self.stall_guard = StallGuard(config.daemon.stall_timeout)
+        self.stopping = asyncio.Event()
+        self.reload_requested = False
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._snapshot = _Snapshot({})
+        self._pending_since: float | None = None
+        self._pending_snapshot: _Snapshot | None = None
+        self._gauges: dict[str, float] = {}
+        self._reported_problems: str = ""
+        self.store: Store
+        self.delivery_store: Store
+        self.engine: Engine
+        self.poller: Poller
+        self.dispatcher: Dispatcher
+        self.health: HealthServer | None = None
+
+    # plumbing -------------------------------------------------------------------------------------------
+
+    async def _in(self, executor: concurrent.futures.Executor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+    def _job(self, coro_fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap a job: track it for the graceful stop, and never let one failure kill the scheduler."""
+
+        async def run(*args: Any) -> None:
+            if self.stopping.is_set():
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                await coro_fn(*args)
+            except WatcherError as e:
+                log.error("%s", e)
+            except Exception:
+                log.exception("job %s failed", coro_fn.__name__)
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+
+        run.__name__ = coro_fn.__name__
+        return run
+
+    # start ----------------------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Runs on the db thread: the writer's connection, rules, feed state."""
+        self.store = Store.open(self.config.database)
+        ruleset = load_rules(self.config.rules)
+        for problem in ruleset.problems:
+            log.error("rules: %s", problem)
+        if ruleset.rejected_files:
+            log.error("rejected rule files (their rules are not running): %s", ", ".join(ruleset.rejected_files))
+        self.engine = Engine(ruleset)
+        sync(self.store, self.config)
+        self.poller = Poller(self.config, self.store, self.engine, parse_pool=self.parse_pool)
+
+    def _open_delivery(self) -> None:
+        self.delivery_store = Store.open(self.config.database, check=False)
+        self._new_dispatcher(self.config)
+
+    def _new_dispatcher(self, config: Config) -> None:
+        self.dispatcher = Dispatcher(self.delivery_store, config, rules=self._rules())
+
+    def _rules(self) -> dict[str, Any]:
+        return {r.id: r for r in self.engine.ruleset.rules}
+
+    async def run(self) -> int:
+        self.lock.acquire()
+        try:
+            return await self._run()
+        finally:
+            self.lock.release()
+
+    async def _run(self) -> int:
+        loop = asyncio.get_running_loop()
+        await self._in(self.db_thread, self._open)
+        await self._in(self.delivery_thread, self._open_delivery)
+        self._snapshot = _Snapshot.take(self.config_path, self.config.rules)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        if self.config.daemon.listen:
+            self.health = HealthServer(self.metrics, lambda: dict(self._gauges))
+            await self.health.start(*self.config.daemon.listen)
+        states = await self._in(self.db_thread, all_feeds, self.store)
+        for state in states:
+            self._schedule_source(state)
+        self.scheduler.add_job(
+            self._job(self.deliver),
+            IntervalTrigger(seconds=self.config.daemon.deliver_interval),
+            id="deliver",
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(self._job(self.watch_files), IntervalTrigger(seconds=1), id="reload", name="reload")
+        self.scheduler.add_job(
+            self._job(self.heartbeat),
+            IntervalTrigger(seconds=1),
+            id="heartbeat",
+            name="heartbeat",
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(
+            self._job(self.refresh_gauges),
+            IntervalTrigger(seconds=10),
+            id="gauges",
+            name="gauges",
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.start()
+        self.stall_guard.start()
+        await self.heartbeat()
+        sd_notify("READY=1\nSTATUS=watching")
+        log.info(
+            "watcher %s running: %d feeds, %d seed directories, %d rules, database %s",
+            "daemon",
+            sum(s.kind == "feed" for s in states),
+            sum(s.kind == "dir" for s in states),
+            len(self.engine.ruleset.rules),
+            self.config.database,
+        )
+        await self.stopping.wait()
+        return await self._stop()
+
+    def _schedule_source(self, state: FeedState) -> None:
+        job_id = f"source:{state.name}"
+        interval = max(1.0, state.interval)
+        trigger = IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 60))
+        due = datetime.fromisoformat(state.next_poll_at) if state.next_poll_at else None
+        now = datetime.now(UTC)
+        # Sources not polled for a while start soon, spread over a few seconds rather than all at once.
+        first = due if due and due > now else now + timedelta(seconds=min(interval, 5) * (hash(state.name) % 100) / 100)
+        func = self._job(self.poll_source)
+        if self.scheduler.get_job(job_id):
+            self.scheduler.reschedule_job(job_id, trigger=trigger)
+        else:
+            self.scheduler.add_job(
+                func, trigger, id=job_id, name=f"poll {state.name}", args=[state.name], next_run_time=first
+            )
+
+    # jobs -----------------------------------------------------------------------------------------------
+
+    async def poll_source(self, name: str) -> None:
+        state = await self._in(self.db_thread, get_feed, self.store, name)
+        if state is None or state.disabled_reason:
+            return
+        if state.next_poll_at and datetime.fromisoformat(state.next_poll_at) > datetime.now(UTC) + timedelta(seconds=1):
+            return  # backing off after failures, or asked to wait (Retry-After)
+        self.metrics.counters["polls"] += 1
+        if state.kind == "dir":
+            result = await self._in(self.db_thread, self.poller.poll_dir, state)
+        else:
+            fetched = await self._in(self.fetch_pool, self.poller._fetch_and_parse, state)
+            result = await self._in(self.db_thread, self.poller._store, fetched)
+        self.metrics.rule_eval_seconds += result.eval_seconds
+        self.metrics.rule_eval_items += result.evaluated
+        self.metrics.counters["items"] += result.new
+        self.metrics.counters["alerts"] += result.alerts
+        if not result.ok:
+            self.metrics.counters["poll_failures"] += 1
+        if result.alerts:
+            asyncio.ensure_future(self._job(self.deliver)())
+
+    async def deliver(self) -> None:
+        dispatcher = self.dispatcher
+        stats = await self._in(self.delivery_thread, lambda: dispatcher.drain(stop=self.stopping.is_set))
+        self.metrics.counters["deliveries_sent"] += stats.sent
+        self.metrics.counters["deliveries_failed"] += stats.failed
+        self.metrics.counters["deliveries_dead"] += stats.dead
+
+    async def heartbeat(self) -> None:
+        self.stall_guard.beat()
+        interval = watchdog_interval()
+        now = time.monotonic()
+        if now - self.metrics.last_check < (interval or 5):
+            return
+        self.metrics.last_check = now
+        try:
+            await asyncio.wait_for(self._in(self.db_thread, self._db_answers), timeout=10)
+            self.metrics.healthy = self.scheduler.running
+        except Exception:  # noqa: BLE001 - any failure (a timeout included) means unhealthy
+            self.metrics.healthy = False
+        if self.metrics.healthy and interval:
+            sd_notify("WATCHDOG=1")
+
+    def _db_answers(self) -> None:
+        self.store.conn.execute("SELECT 1").fetchone()
+
+    async def refresh_gauges(self) -> None:
+        self._gauges = await self._in(self.delivery_thread, self._read_gauges)
+
+    def _read_gauges(self) -> dict[str, float]:
+        conn = self.delivery_store.conn
+        due = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'failed')").fetchone()[0]
+        dead = conn.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+        broken = conn.execute(
+            "SELECT count(*) FROM feeds WHERE failures >= 3 OR disabled_reason IS NOT NULL"
+        ).fetchone()
+        return {
+            "outbox_queue_depth": due,
+            "outbox_dead": dead,
+            "feeds_unhealthy": broken[0],
+            "rules": len(self.engine.ruleset.rules),
+        }
+
+    # reload ---------------------------------------------------------------------------------------------
+
+    def _request_reload(self) -> None:
+        log.info("SIGHUP: reloading rules and configuration")
+        self.reload_requested = True
+
+    async def watch_files(self) -> None:
+        snapshot = await self._in(self.db_thread, _Snapshot.take, self.config_path, self.config.rules)
+        if self.reload_requested:
+            self.reload_requested = False
+            await self.reload(snapshot)
+            return
+        if snapshot.files == self._snapshot.files:
+            self._pending_since = None
+            return
+        if self._pending_snapshot is None or snapshot.files != self._pending_snapshot.files:
+            self._pending_snapshot, self._pending_since = snapshot, time.monotonic()  # debounce: wait for calm
+            return
+        if (
+            self._pending_since is not None
+            and time.monotonic() - self._pending_since >= self.config.daemon.reload_debounce
+        ):
+            await self.reload(snapshot)
+
+    async def reload(self, snapshot: _Snapshot) -> None:
+        self._snapshot, self._pending_snapshot, self._pending_since = snapshot, None, None
+        try:
+            config = load_config(self.config_path) if self.config_path else self.config
+        except ConfigError as e:
+            await self._refuse("watcher.yaml", [str(p) for p in e.problems])
+            return
+        ruleset = await self._in(self.db_thread, load_rules, config.rules)
+        if ruleset.problems:
+            await self._refuse("rules", [str(p) for p in ruleset.problems])
+            return
+        engine = await self._in(self.db_thread, Engine, ruleset)
+        old = self.config
+        self.config, self.engine = config, engine
+        self._reported_problems = ""
+
+        def swap() -> list[FeedState]:
+            sync(self.store, config)
+            self.poller = Poller(config, self.store, engine, parse_pool=self.parse_pool)
+            return all_feeds(self.store)
+
+        states = await self._in(self.db_thread, swap)
+        await self._in(self.delivery_thread, self._new_dispatcher, config)
+        self._reschedule(states)
+        if config.database != old.database:
+            log.warning("the database path changed in watcher.yaml: restart watcher to use it")
+        self.metrics.counters["reloads"] += 1
+        log.info("reloaded: %d rules, %d sources", len(ruleset.rules), len(states))
+
+    def _reschedule(self, states: list[FeedState]) -> None:
+        wanted = {f"source:{s.name}": s for s in states}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("source:") and job.id not in wanted:
+                job.remove()
+        for job_id, state in wanted.items():
+            job = self.scheduler.get_job(job_id)
+            if job is None or getattr(job.trigger, "interval", None) != timedelta(seconds=max(1.0, state.interval)):
+                self._schedule_source(state)
+
+    async def _refuse(self, what: str, problems: list[str]) -> None:
+        self.metrics.counters["reload_failures"] += 1
+        for problem in problems:
+            log.error("reload refused, keeping the last good %s: %s", what, problem)
+        key = "\n".join(problems)
+        if key != self._reported_problems:
+            self._reported_problems = key
+            message = f"an edit of the {what} is invalid; the last good version keeps running:\n" + "\n".join(
+                problems[:20]
+            )
+            await self._in(self.delivery_thread, self.dispatcher.send_ops, "watcher: invalid edit", message)
+
+    # stop -----------------------------------------------------------------------------------------------
+
+    async def _stop(self) -> int:
+        grace = self.config.daemon.grace_period
+        log.info("stopping: no new polls; waiting up to %gs for work in flight", grace)
+        self.scheduler.shutdown(wait=False)
+        if self.health is not None:
+            await self.health.stop()
+        pending = [t for t in self._inflight if t is not asyncio.current_task()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            if late:
+                log.warning("%d jobs still running after %gs; their transactions roll back", len(late), grace)
+                self._exit_now()
+        self.stall_guard.stop()
+        # Each connection is closed on the thread that opened it.
+        self.db_thread.submit(self.store.close).result(timeout=grace)
+        self.delivery_thread.submit(self.delivery_store.close).result(timeout=grace)
+        self.fetch_pool.shutdown(wait=False, cancel_futures=True)
+        self.db_thread.shutdown(wait=True)
+        self.delivery_thread.shutdown(wait=True)
+        self.parse_pool.close()
+        self.poller.close()
+        log.info("stopped")
+        return 0
+
+    def _exit_now(self) -> None:
+        self.lock.release()
+        logging.shutdown()
+        os._exit(0)
+
+
+def run_daemon(config_path: Path | None) -> int:
+    config = load_config(config_path)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    return asyncio.run(Daemon(config_path, config).run())

@@ -1,0 +1,58 @@
+"""`watcher status`: feeds' health, outbox depth and the last errors, read from the database alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from watcher.feeds import FeedState, all_feeds
+from watcher.store import Store
+
+
+@dataclass
+class Status:
+    feeds: list[FeedState] = field(default_factory=list)
+    outbox: dict[str, int] = field(default_factory=dict)
+    alerts: dict[str, int] = field(default_factory=dict)
+    items: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_status(store: Store, limit: int = 10) -> Status:
+    status = Status(feeds=all_feeds(store), items=store.count("items"))
+    status.outbox = {r["state"]: r["n"] for r in store.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")}
+    status.alerts = {r["state"]: r["n"] for r in store.query("SELECT state, count(*) AS n FROM alerts GROUP BY state")}
+    status.errors = store.query(
+        "SELECT 'delivery' AS kind, target AS source, last_error AS error, next_attempt_at AS at FROM outbox "
+        "WHERE last_error IS NOT NULL AND state != 'sent' "
+        "UNION ALL SELECT 'feed', name, last_error, last_poll_at FROM feeds WHERE last_error IS NOT NULL "
+        "ORDER BY at DESC LIMIT ?",
+        (limit,),
+    )
+    status.notices = store.query("SELECT created_at, message FROM notices ORDER BY created_at DESC LIMIT ?", (limit,))
+    return status
+
+
+def status_lines(status: Status) -> list[str]:
+    lines = [
+        f"items: {status.items}; alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(status.alerts.items())) or "none")
+    ]
+    depth = status.outbox.get("pending", 0) + status.outbox.get("failed", 0)
+    lines.append(
+        f"outbox: {depth} waiting ({status.outbox.get('failed', 0)} retrying), {status.outbox.get('sent', 0)} sent, "
+        f"{status.outbox.get('dead', 0)} given up"
+    )
+    lines.append(f"sources: {len(status.feeds)}")
+    for f in status.feeds:
+        lines.append(
+            f"  {f.name:<24} {f.health:<8} {f.kind:<4} last success {f.last_success_at or 'never'}"
+            + (f", {f.failures} failures" if f.failures else "")
+        )
+    if status.errors:
+        lines.append("last errors:")
+        lines += [f"  {e['at']}  {e['kind']} {e['source']}: {e['error']}" for e in status.errors]
+    if status.notices:
+        lines.append("operator notices:")
+        lines += [f"  {n['created_at']}  {n['message'].splitlines()[0]}" for n in status.notices]
+    return lines
