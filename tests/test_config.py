@@ -136,3 +136,24 @@ def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
     cfg = write(tmp_path / "w.yaml", "feeds: [\n")
     with pytest.raises(ConfigError, match=r"w.yaml:2: YAML syntax error"):
         load_config(cfg, env={})
+
+
+def test_systemd_credentials_are_substituted(tmp_path: Path) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "notify-url").write_text("json://hooks.example/abc\n")
+    cfg = write(
+        tmp_path / "w.yaml", "notify:\n  - url: '${credential:notify-url}'\n  - url: '${credential:nope:-json://x/y}'\n"
+    )
+    config = load_config(cfg, env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert [t.url for t in config.notify] == ["json://hooks.example/abc", "json://x/y"]
+    with pytest.raises(ConfigError, match=r"notify\[0\].url: credential notify-url"):
+        load_config(cfg, env={})
+
+
+def test_sample_deploy_config_is_valid() -> None:
+    from tests.conftest import ROOT
+
+    config = load_config(ROOT / "deploy" / "watcher.yaml", env={})
+    assert config.daemon.listen == ("127.0.0.1", 9090)
+    assert config.database.name == "watcher.db"

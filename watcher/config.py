@@ -2,8 +2,8 @@
 
 Found by --config, then $WATCHER_CONFIG, then ./watcher.yaml; with none, the defaults serve: database
 ./watcher.db, rules ./rules, seed directory ./seeds. Relative paths are relative to the config file.
-`${VAR}` (or `${VAR:-default}`) in a text value is replaced from the environment, so secrets stay out of
-the file.
+`${VAR}` (or `${VAR:-default}`) in a text value is replaced from the environment, and `${credential:NAME}`
+from systemd's credentials ($CREDENTIALS_DIRECTORY/NAME), so secrets stay out of the file.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from watcher.yamlfile import KeyPath, Located, format_path, load_yaml
 
 ENV_VAR = "WATCHER_CONFIG"
 DEFAULT_NAME = "watcher.yaml"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_VAR = re.compile(r"\$\{(credential:[A-Za-z0-9_.-]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MIN_INTERVAL = 60.0
 
@@ -184,6 +184,18 @@ class _Validator:
 
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
+            if name.startswith("credential:"):
+                # systemd's LoadCredential= puts each secret in a file under $CREDENTIALS_DIRECTORY.
+                directory = self.env.get("CREDENTIALS_DIRECTORY")
+                if directory:
+                    try:
+                        return (Path(directory) / name.split(":", 1)[1]).read_text().strip()
+                    except OSError:
+                        pass
+                if default is not None:
+                    return default
+                missing.append(f"credential {name.split(':', 1)[1]} ($CREDENTIALS_DIRECTORY)")
+                return ""
             if name in self.env:
                 return self.env[name]
             if default is not None:
@@ -193,7 +205,8 @@ class _Validator:
 
         out = _VAR.sub(sub, value)
         for name in missing:
-            self.doc.problem(path, f"environment variable {name} is not set")
+            what = name if name.startswith("credential ") else f"environment variable {name}"
+            self.doc.problem(path, f"{what} is not set")
         return None if missing else out
 
     def _path(self, value: dict[str, Any], key: str, default: str) -> Path:

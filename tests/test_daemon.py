@@ -1,0 +1,207 @@
+"""`watcher run` as a real process, against feeds on 127.0.0.1 and a json:// receiver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, write
+from tests.feedserver import feed_server
+from tests.servers import free_port, receiver
+
+
+def rss(*titles: str) -> bytes:
+    items = "".join(f"<item><guid>{t}</guid><title>{t}</title></item>" for t in titles)
+    return f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+
+
+class Daemon:
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc = proc
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def daemon(cfg: Path, env: dict[str, str] | None = None) -> Iterator[Daemon]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    d = Daemon(proc)
+    try:
+        yield d
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        d.reader.join(timeout=5)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def setup(tmp_path: Path, feed_url: str, hook_url: str, ops_url: str = "", port: int = 0) -> Path:
+    write(tmp_path / "rules" / "r.yaml", "rules:\n  - id: shells\n    title: Shells\n    match: [artillery shells]\n")
+    ops = f"  - {{url: '{ops_url}', tags: [ops], name: ops}}\n" if ops_url else ""
+    server = f"server: {{listen: '127.0.0.1:{port}'}}\n" if port else ""
+    return write(
+        tmp_path / "watcher.yaml",
+        f"database: w.db\nrules: rules\nseeds: []\n"
+        f"feeds:\n  - {{url: '{feed_url}', name: news, interval: 1s}}\n"
+        f"notify:\n  - {{url: '{hook_url}', name: hook}}\n{ops}"
+        f"http: {{allow_private_addresses: true, timeout: 3s}}\n{server}"
+        "daemon: {grace_period: 5s, deliver_interval: 1s, reload_debounce: 0.5s}\n",
+    )
+
+
+def titles(hook) -> list[str]:
+    return [m["title"] for m in hook.messages()]
+
+
+def test_daemon_alerts_reloads_rules_and_survives_a_broken_edit(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook, receiver() as ops:
+        srv.static("/rss", rss("old artillery shells"))
+        cfg = setup(tmp_path, srv.url("/rss"), hook.url, ops.url)
+        with daemon(cfg) as d:
+            wait_for(lambda: "running:" in d.log(), what="start")
+            wait_for(lambda: srv.hits.get("/rss", 0) >= 1, what="first poll")
+            # A new entry is alerted within an interval or two; the first poll's entries are not.
+            srv.static("/rss", rss("old artillery shells", "new artillery shells"))
+            wait_for(lambda: titles(hook) == ["[MEDIUM] Shells: new artillery shells"], what="alert")
+
+            # Editing a rule file changes what alerts.
+            write(
+                tmp_path / "rules" / "drones.yaml", "rules:\n  - id: drones\n    title: Drones\n    match: [drones]\n"
+            )
+            wait_for(lambda: "reloaded: 2 rules" in d.log(), what="reload")
+            srv.static("/rss", rss("old artillery shells", "new artillery shells", "drones over the port"))
+            wait_for(lambda: "[MEDIUM] Drones: drones over the port" in titles(hook), what="new rule's alert")
+
+            # A broken edit keeps the last good rules and says where the problem is.
+            write(tmp_path / "rules" / "drones.yaml", "rules:\n  - id: drones\n    match: [drones\n")
+            wait_for(lambda: "reload refused" in d.log(), what="refusal")
+            assert "drones.yaml:4: YAML syntax error" in d.log()
+            wait_for(lambda: any("invalid edit" in m["title"] for m in ops.messages()), what="ops report")
+            srv.static("/rss", rss("more drones today"))
+            wait_for(lambda: "[MEDIUM] Drones: more drones today" in titles(hook), what="old rules still run")
+
+            started = time.monotonic()
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0
+            assert time.monotonic() - started < 5 + 2
+        sent = titles(hook)
+
+        # A restart sends nothing that was sent before.
+        write(tmp_path / "rules" / "drones.yaml", "rules:\n  - id: drones\n    title: Drones\n    match: [drones]\n")
+        with daemon(cfg) as d:
+            wait_for(lambda: "running:" in d.log(), what="restart")
+            hits = srv.hits["/rss"]
+            wait_for(lambda: srv.hits["/rss"] >= hits + 2, what="polls after restart")
+            time.sleep(1.5)
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0
+        assert titles(hook) == sent
+
+
+def test_second_instance_is_refused_with_the_pid(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        srv.static("/rss", rss("x"))
+        cfg = setup(tmp_path, srv.url("/rss"), hook.url)
+        with daemon(cfg) as first:
+            wait_for(lambda: "running:" in first.log(), what="start")
+            second = subprocess.run(
+                [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert second.returncode == 1
+            assert f"another watcher (PID {first.proc.pid}) is running" in second.stderr
+            first.proc.send_signal(signal.SIGINT)
+            assert first.proc.wait(timeout=10) == 0
+
+
+def test_health_metrics_and_systemd_notifications(tmp_path: Path) -> None:
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.2)
+    messages: list[str] = []
+    port = free_port()
+    with feed_server() as srv, receiver() as hook:
+        srv.static("/rss", rss("artillery shells"))
+        cfg = setup(tmp_path, srv.url("/rss"), hook.url, port=port)
+        with daemon(cfg, env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000"}) as d:
+
+            def received(text: str) -> bool:
+                with suppress(TimeoutError):
+                    messages.append(sock.recv(4096).decode())
+                return any(text in m for m in messages)
+
+            wait_for(lambda: received("READY=1"), what="READY=1")
+            wait_for(lambda: received("WATCHDOG=1"), what="WATCHDOG=1")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:  # noqa: S310
+                assert (r.status, r.read()) == (200, b"ok\n")
+            wait_for(lambda: srv.hits.get("/rss", 0) >= 1, what="a poll")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:  # noqa: S310
+                text = r.read().decode()
+            assert "# TYPE watcher_polls_total counter" in text
+            for name in (
+                "watcher_polls_total",
+                "watcher_poll_failures_total",
+                "watcher_items_total",
+                "watcher_alerts_total",
+                'watcher_deliveries_total{result="sent"}',
+                "watcher_outbox_queue_depth",
+                "watcher_rule_eval_seconds_total",
+                "watcher_up 1",
+            ):
+                assert name in text, name
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0
+    sock.close()
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_unit_verifies(tmp_path: Path) -> None:
+    unit = tmp_path / "watcher.service"
+    text = (ROOT / "deploy" / "watcher.service").read_text()
+    # verify checks that ExecStart exists: point it at this environment's watcher.
+    unit.write_text(text.replace("/usr/local/bin/watcher", str(Path(sys.executable).parent / "watcher")))
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False)
+    problems = [line for line in result.stderr.splitlines() if str(unit) in line or "watcher.service" in line]
+    assert result.returncode == 0 and not problems, result.stderr
