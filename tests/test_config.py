@@ -157,3 +157,25 @@ def test_sample_deploy_config_is_valid() -> None:
     config = load_config(ROOT / "deploy" / "watcher.yaml", env={})
     assert config.daemon.listen == ("127.0.0.1", 9090)
     assert config.database.name == "watcher.db"
+
+
+def test_targets_from_an_apprise_config_file(tmp_path: Path) -> None:
+    write(
+        tmp_path / "apprise.yml",
+        """
+        urls:
+          - json://127.0.0.1:8080/hook:
+              tag: analysts, ops
+          - json://127.0.0.1:8081/other
+        """,
+    )
+    cfg = write(tmp_path / "w.yaml", "notify:\n  - config: apprise.yml\n  - url: json://127.0.0.1:9/x\n")
+    targets = load_config(cfg, env={}).notify
+    assert [(t.url.split("?")[0], t.tags) for t in targets] == [
+        ("json://127.0.0.1:8080/hook", ("analysts", "ops")),
+        ("json://127.0.0.1:8081/other", ()),
+        ("json://127.0.0.1:9/x", ()),
+    ]
+    bad = write(tmp_path / "bad.yaml", "notify:\n  - config: missing.yml\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:2 notify\[0\].config: no such Apprise config file"):
+        load_config(bad, env={})

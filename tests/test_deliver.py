@@ -254,3 +254,31 @@ def test_commands_without_targets(tmp_path: Path, cmd: list[str]) -> None:
     cfg = project(tmp_path, "")
     result = CliRunner().invoke(main, [*cmd, "--config", str(cfg)])
     assert ("0 sent" in result.output) if cmd == ["deliver"] else (result.exit_code == 1)
+
+
+def test_rule_template_then_target_template_then_default(tmp_path: Path) -> None:
+    clock = Clock()
+    rules = (
+        "rules:\n  - id: drones\n    title: Drones\n    template: {title: 'RULE {{ rule.id }}: {{ item.title }}'}\n"
+        "    match: [drones]\n  - id: ships\n    title: Ships\n    match: [ships]\n"
+    )
+    with receiver() as hook:
+        cfg = project(
+            tmp_path,
+            f"notify:\n  - url: {hook.url}\n"
+            "    template: {title: 'TARGET {{ severity }}', body: 'see {{ item.link }}'}\n",
+            rules=rules,
+        )
+        store, dispatcher = ingest(
+            cfg,
+            [
+                Item(source="s", guid="1", title="Sky", content="drones"),
+                Item(source="s", guid="2", title="Sea", link="https://example.org/sea", content="ships"),
+            ],
+            clock,
+        )
+        dispatcher.drain()
+        got = sorted((m["title"], m["message"]) for m in hook.messages())
+        assert got[0][0] == "RULE drones: Sky" and got[0][1] == "see"
+        assert got[1] == ("TARGET medium", "see https://example.org/sea")
+        store.close()

@@ -300,7 +300,11 @@ class _Validator:
             if isinstance(spec, str):
                 spec = {"url": spec}
             if not isinstance(spec, dict):
-                self.doc.problem(path, "a notify target is {url, tags}")
+                self.doc.problem(path, "a notify target is {url, tags} or {config: apprise.yml}")
+                continue
+            if "config" in spec:
+                self._keys(spec, path, {"config"})
+                out.extend(self._apprise_file(spec["config"], (*path, "config")))
                 continue
             self._keys(spec, path, {"url", "tags", "name", "template"})
             url = self._text(spec.get("url"), (*path, "url"), "Apprise URL")
@@ -315,6 +319,24 @@ class _Validator:
             if url is not None:
                 out.append(Target(url, tuple(t.strip() for t in tags_raw), name, template))
         return out
+
+    def _apprise_file(self, value: Any, path: KeyPath) -> list[Target]:
+        """The targets of an Apprise configuration file (YAML or text), with the tags it gives them."""
+        import apprise
+
+        text = self._text(value, path, "path")
+        if text is None:
+            return []
+        file = self.base / Path(text).expanduser()
+        if not file.is_file():
+            self.doc.problem(path, f"no such Apprise config file: {file}")
+            return []
+        loaded = apprise.AppriseConfig()
+        loaded.add(str(file))
+        servers = loaded.services()
+        if not servers:
+            self.doc.problem(path, f"no notification URLs in the Apprise config file {file}")
+        return [Target(str(server.url()), tuple(sorted(server.tags))) for server in servers]
 
     def template(self, value: Any, path: KeyPath) -> Template:
         """A {title, body} template mapping, each compiled once to catch syntax errors here."""

@@ -41,7 +41,23 @@ class Node:
         return None
 
 
-class TermNode(Node):
+class LeafNode(Node):
+    """A condition with positions of its own: it holds where it occurs, and is its own evidence."""
+
+    def holds(self, doc: Doc) -> bool:
+        return bool(self.occurrences(doc))
+
+    def evidence(self, doc: Doc) -> Iterator[tuple[str, Occ]]:
+        for occ in self.occurrences(doc)[:_MAX_EVIDENCE_PER_LEAF]:
+            yield self.label, occ
+
+    def explain(self, doc: Doc, depth: int) -> Iterator[str]:
+        occs = self.occurrences(doc)
+        found = f": {doc.describe(occs[0])}" if occs else ""
+        yield f"{'  ' * depth}{_mark(bool(occs))} {self.label}{found}"
+
+
+class TermNode(LeafNode):
     __slots__ = ("key", "cased", "label")
 
     def __init__(self, key: int, cased: str | None, label: str):
@@ -66,20 +82,11 @@ class TermNode(Node):
             return True
         return bool(self.occurrences(doc))
 
-    def evidence(self, doc: Doc) -> Iterator[tuple[str, Occ]]:
-        for occ in self.occurrences(doc)[:_MAX_EVIDENCE_PER_LEAF]:
-            yield self.label, occ
-
-    def explain(self, doc: Doc, depth: int) -> Iterator[str]:
-        occs = self.occurrences(doc)
-        found = f": {doc.describe(occs[0])}" if occs else ""
-        yield f"{'  ' * depth}{_mark(bool(occs))} {self.label}{found}"
-
     def keyset(self, cost: Cost) -> KeySet | None:
         return frozenset((self.key * 2,))
 
 
-class EntityNode(Node):
+class EntityNode(LeafNode):
     __slots__ = ("aliases", "label")
 
     def __init__(self, name: str, aliases: list[TermNode]):
@@ -95,20 +102,11 @@ class EntityNode(Node):
     def holds(self, doc: Doc) -> bool:
         return any(alias.holds(doc) for alias in self.aliases)
 
-    def evidence(self, doc: Doc) -> Iterator[tuple[str, Occ]]:
-        for occ in self.occurrences(doc)[:_MAX_EVIDENCE_PER_LEAF]:
-            yield self.label, occ
-
-    def explain(self, doc: Doc, depth: int) -> Iterator[str]:
-        occs = self.occurrences(doc)
-        found = f": {doc.describe(occs[0])}" if occs else ""
-        yield f"{'  ' * depth}{_mark(bool(occs))} {self.label}{found}"
-
     def keyset(self, cost: Cost) -> KeySet | None:
         return _union([a.keyset(cost) for a in self.aliases])
 
 
-class RegexNode(Node):
+class RegexNode(LeafNode):
     __slots__ = ("regex", "literal", "label")
 
     def __init__(self, regex: Any, literal: int | None, pattern: str):
@@ -120,18 +118,6 @@ class RegexNode(Node):
         if self.literal is not None and self.literal not in doc.literals:
             return _NO_OCCS
         return doc.regex_occurrences(self)
-
-    def holds(self, doc: Doc) -> bool:
-        return bool(self.occurrences(doc))
-
-    def evidence(self, doc: Doc) -> Iterator[tuple[str, Occ]]:
-        for occ in self.occurrences(doc)[:_MAX_EVIDENCE_PER_LEAF]:
-            yield self.label, occ
-
-    def explain(self, doc: Doc, depth: int) -> Iterator[str]:
-        occs = self.occurrences(doc)
-        found = f": {doc.describe(occs[0])}" if occs else ""
-        yield f"{'  ' * depth}{_mark(bool(occs))} {self.label}{found}"
 
     def keyset(self, cost: Cost) -> KeySet | None:
         return None if self.literal is None else frozenset((self.literal * 2 + 1,))
