@@ -246,3 +246,10 @@ def test_candidate_index_agrees_with_evaluating_every_rule() -> None:
         fast = [m.rule.id for m in engine.match(item)]
         slow = [rule.id for rule, matched, _ in engine.explain(item, everything=True) if matched]
         assert fast == slow
+
+
+def test_whole_words_in_non_ascii_text(make_engine) -> None:
+    engine = one_rule(make_engine, "- Kraków")
+    assert hits(engine, "W Krakówku i w Krakowie") == []
+    assert hits(engine, "Kraków\u2019s mayor \u2014 \u00abKraków\u00bb") == ["r"]
+    assert hits(one_rule(make_engine, "- ab"), "\u00e9ab ab\u00e9 ab_ _ab") == []

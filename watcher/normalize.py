@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from itertools import accumulate
 
 _CHARMAP = str.maketrans(
     {
@@ -60,15 +61,21 @@ def is_word_char(ch: str) -> bool:
 class NormText:
     """One field's text, normalized for matching."""
 
-    __slots__ = ("original", "cased", "folded", "_segments", "_f2c", "_spaces")
+    __slots__ = ("original", "cased", "folded", "_segments", "_f2c", "_spaces", "_shift")
 
     def __init__(self, original: str):
         self.original = original
         # (cased start, original start, original end, normalized word or None when unchanged)
         self._segments: list[tuple[int, int, int, str | None]] | None = None
         self._spaces: list[int] | None = None
+        # When every white space run of ASCII text is one character, cased offsets are original offsets
+        # shifted by the padding and the leading white space: no map is needed at all.
+        self._shift: int | None = None
         if original.isascii():
             self.cased = " " + " ".join(original.split()) + " "
+            stripped = original.lstrip()
+            if len(self.cased) - 2 == len(stripped.rstrip()):
+                self._shift = len(original) - len(stripped) - 1
         else:
             segments: list[tuple[int, int, int, str | None]] = []
             parts: list[str] = []
@@ -110,16 +117,15 @@ class NormText:
 
     def _build_segments(self) -> list[tuple[int, int, int, str | None]]:
         if self._segments is None:
-            segments: list[tuple[int, int, int, str | None]] = []
-            pos = 1
-            for m in _WORD.finditer(self.original):
-                segments.append((pos, m.start(), m.end(), None))
-                pos += m.end() - m.start() + 1
-            self._segments = segments
+            spans = [m.span() for m in _WORD.finditer(self.original)]
+            cased_starts = accumulate((e - s + 1 for s, e in spans), initial=1)
+            self._segments = [(c, s, e, None) for c, (s, e) in zip(cased_starts, spans, strict=False)]
         return self._segments
 
     def original_offset(self, cased_offset: int) -> int:
         """The offset in the original text of a character at `cased_offset`."""
+        if self._shift is not None:
+            return max(0, min(cased_offset + self._shift, len(self.original)))
         segments = self._build_segments()
         if not segments:
             return 0

@@ -54,6 +54,12 @@ from watcher.rules.sentences import sentence_starts
 _FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 _SEPARATOR = "\x1f"  # white space to str.split(), so never inside normalized text or a term
 SNIPPET_CONTEXT = 60
+_ASCII_WORD_MASK = str.maketrans({chr(i): "w" if is_word_char(chr(i)) else " " for i in range(128)})
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _mask_char(m: re.Match[str]) -> str:
+    return "w" if is_word_char(m.group()) else " "
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class _CompiledRule:
     node: Node
     mask: frozenset[int] | None
     sources: re.Pattern[str] | None
+    # Key sets that must each have occurred: a cheap rejection before the condition tree is evaluated.
+    required: tuple[frozenset[int], ...] = ()
 
 
 class Doc:
@@ -178,6 +186,7 @@ class Engine:
         self._index: dict[int, list[int]] = {}
         self._always: list[int] = []
         for i, compiled in enumerate(self.rules):
+            compiled.required = tuple(sorted(compiled.node.required(self._cost), key=self._cost))
             keys = compiled.node.keyset(self._cost)
             if keys is None:
                 self._always.append(i)
@@ -282,15 +291,17 @@ class Engine:
         is_word, is_literal = self._key_word, self._key_literal
         raw: dict[int, list[int]] = {}
         literals = doc.literals
+        # One character per position, "w" where a word character stands: boundary checks without calls.
+        mask = joined.translate(_ASCII_WORD_MASK)
+        if not joined.isascii():
+            mask = _NON_ASCII.sub(_mask_char, mask)
         for end, kid in self._automaton.iter(joined):
             if is_literal[kid]:
                 literals.add(kid)
                 if not is_word[kid]:
                     continue
             start = end - key_len[kid] + 1
-            if left[kid] and is_word_char(joined[start - 1]):
-                continue
-            if right[kid] and is_word_char(joined[end + 1]):
+            if (left[kid] and mask[start - 1] == "w") or (right[kid] and mask[end + 1] == "w"):
                 continue
             raw.setdefault(kid, []).append(start)
         for kid, positions in raw.items():
@@ -304,14 +315,15 @@ class Engine:
         return doc
 
     def candidates(self, doc: Doc) -> list[int]:
-        """Indexes of the rules whose required keys occurred (and those that need none)."""
+        """Indexes of the rules all of whose required key sets occurred (and those that need none)."""
+        present = {kid * 2 for kid in doc.hits}
+        present.update(kid * 2 + 1 for kid in doc.literals)
         found: set[int] = set(self._always)
         index = self._index
-        for kid in doc.hits:
-            found.update(index.get(kid * 2, ()))
-        for kid in doc.literals:
-            found.update(index.get(kid * 2 + 1, ()))
-        return sorted(found)
+        for key in present:
+            found.update(index.get(key, ()))
+        rules = self.rules
+        return sorted(i for i in found if not any(present.isdisjoint(keys) for keys in rules[i].required))
 
     def match(self, item: Item) -> list[Match]:
         """Every rule the item matches, with evidence, in rule order."""

@@ -40,6 +40,11 @@ class Node:
         """Keys of which at least one must occur for the node to hold (None: no such set)."""
         return None
 
+    def required(self, cost: Cost) -> list[KeySet]:
+        """Key sets that must each be met (one key of each occurring) for the node to hold."""
+        keys = self.keyset(cost)
+        return [] if keys is None else [keys]
+
 
 class LeafNode(Node):
     """A condition with positions of its own: it holds where it occurs, and is its own evidence."""
@@ -144,6 +149,9 @@ class GroupNode(Node):
 class AllNode(GroupNode):
     def holds(self, doc: Doc) -> bool:
         return all(child.holds(doc) for child in self.children)
+
+    def required(self, cost: Cost) -> list[KeySet]:
+        return [keys for child in self.children for keys in child.required(cost)]
 
     def keyset(self, cost: Cost) -> KeySet | None:
         sets = [s for s in (c.keyset(cost) for c in self.children) if s is not None]
