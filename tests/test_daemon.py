@@ -53,9 +53,9 @@ def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "cond
 
 
 @contextmanager
-def daemon(cfg: Path, env: dict[str, str] | None = None) -> Iterator[Daemon]:
+def daemon(cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Daemon]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
+        [sys.executable, "-m", "watcher", "run", "--config", str(cfg), *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -205,3 +205,29 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False)
     problems = [line for line in result.stderr.splitlines() if str(unit) in line or "watcher.service" in line]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+def test_config_edit_adds_a_feed_sighup_reloads_and_logs_are_json(tmp_path: Path) -> None:
+    import json
+
+    with feed_server() as srv, receiver() as hook:
+        srv.static("/a", rss("a"))
+        srv.static("/b", rss("b"))
+        cfg = setup(tmp_path, srv.url("/a"), hook.url)
+        with daemon(cfg, args=("--log-format", "json")) as d:
+            wait_for(lambda: "running:" in d.log(), what="start")
+            wait_for(lambda: srv.hits.get("/a", 0) >= 1, what="first feed polled")
+            text = cfg.read_text().replace(
+                "feeds:\n", f"feeds:\n  - {{url: '{srv.url('/b')}', name: second, interval: 1s}}\n"
+            )
+            write(cfg, text)
+            wait_for(lambda: srv.hits.get("/b", 0) >= 1, what="the added feed polled")
+            a_hits = srv.hits["/a"]
+            wait_for(lambda: srv.hits["/a"] > a_hits, what="the first feed still polled")
+            d.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "SIGHUP: reloading" in d.log(), what="SIGHUP")
+            wait_for(lambda: d.log().count("reloaded:") >= 2, what="the SIGHUP reload")
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0
+        records = [json.loads(line) for line in d.lines if line.strip()]
+        assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
