@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write
-from watcher.config import find_config, load_config, parse_duration
+from watcher.config import find_config, load_config
+from watcher.durations import parse_duration
 from watcher.errors import ConfigError
 
 

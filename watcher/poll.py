@@ -12,7 +12,7 @@ import concurrent.futures
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from watcher.fetch import FetchResult, fetch, make_client
 from watcher.item import Item
 from watcher.outbox import Outbox, iso
 from watcher.pipeline import Pipeline, Stats
-from watcher.read import read_paths
+from watcher.read import Skipped, read_paths
 from watcher.rules.engine import Engine
 from watcher.sandbox import ParsePool
 from watcher.store import PENDING, SUPPRESSED, Store
@@ -49,6 +49,19 @@ class PollResult:
     error: str = ""
     evaluated: int = 0
     eval_seconds: float = 0.0
+
+    @classmethod
+    def from_stats(cls, name: str, url: str, stats: Stats) -> PollResult:
+        return cls(
+            name,
+            url,
+            True,
+            "ok",
+            new=stats.new,
+            alerts=stats.alerts,
+            evaluated=stats.evaluated,
+            eval_seconds=stats.eval_seconds,
+        )
 
 
 @dataclass
@@ -166,18 +179,9 @@ class Poller:
         stats, alert_ids = self._ingest(fetched.items, first=first)
         self._flood_guard(state, alert_ids, now)
         self._succeeded(state, now, "200 ok", moved, result, new=stats.new)
-        return PollResult(
-            state.name,
-            state.fetch_url,
-            True,
-            "ok",
-            new=stats.new,
-            alerts=stats.alerts,
-            evaluated=stats.evaluated,
-            eval_seconds=stats.eval_seconds,
-        )
+        return PollResult.from_stats(state.name, state.fetch_url, stats)
 
-    def _ingest(self, items: Sequence[Item], *, first: bool) -> tuple[Stats, list[int]]:
+    def _ingest(self, items: Iterable[Item | Skipped], *, first: bool) -> tuple[Stats, list[int]]:
         alert_ids: list[int] = []
         enqueue = enqueue_alerts(self.outbox, self.clock)
 
@@ -267,11 +271,9 @@ class Poller:
     def poll_dir(self, state: FeedState) -> PollResult:
         """Read a seed directory: new and changed files go through the pipeline."""
         now = self.clock()
-        first = not state.polled
         results = read_paths([state.url], source=state.name, max_bytes=self.config.http.max_bytes)
-        alert_state = SUPPRESSED if first else PENDING
-        on_alert = None if first else enqueue_alerts(self.outbox, self.clock)
-        stats = Pipeline(self.store, self.engine, on_alert=on_alert).ingest(results, alert_state=alert_state)
+        stats, alert_ids = self._ingest(results, first=not state.polled)
+        self._flood_guard(state, alert_ids, now)
         update_feed(
             self.store,
             state.name,
@@ -282,16 +284,7 @@ class Poller:
             items_seen=state.items_seen + stats.new,
             next_poll_at=iso(now + timedelta(seconds=state.interval)),
         )
-        return PollResult(
-            state.name,
-            state.url,
-            True,
-            "ok",
-            new=stats.new,
-            alerts=stats.alerts,
-            evaluated=stats.evaluated,
-            eval_seconds=stats.eval_seconds,
-        )
+        return PollResult.from_stats(state.name, state.url, stats)
 
     def deliver(self) -> None:
         self.dispatcher.drain()

@@ -1,139 +1,28 @@
-"""watcher.yaml: found, loaded, validated (every problem at once, located), with built-in defaults.
-
-Found by --config, then $WATCHER_CONFIG, then ./watcher.yaml; with none, the defaults serve: database
-./watcher.db, rules ./rules, seed directory ./seeds. Relative paths are relative to the config file.
-`${VAR}` (or `${VAR:-default}`) in a text value is replaced from the environment, and `${credential:NAME}`
-from systemd's credentials ($CREDENTIALS_DIRECTORY/NAME), so secrets stay out of the file.
-"""
+"""Validating watcher.yaml: every problem found at once, each located by file, line and key path."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Target
 from watcher.durations import parse_duration
-from watcher.errors import ConfigError, Problem
 from watcher.message import Template, template_error
-from watcher.yamlfile import KeyPath, Located, format_path, load_yaml
+from watcher.yamlfile import KeyPath, Located, format_path
 
-ENV_VAR = "WATCHER_CONFIG"
-DEFAULT_NAME = "watcher.yaml"
 _VAR = re.compile(r"\$\{(credential:[A-Za-z0-9_.-]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MIN_INTERVAL = 60.0
 
 
-@dataclass(frozen=True)
-class SeedDir:
-    path: Path
-    name: str
-    interval: float = 300.0
-
-
-@dataclass(frozen=True)
-class Feed:
-    url: str
-    name: str
-    interval: float = 900.0
-    alert_existing: bool = False
-
-
-@dataclass(frozen=True)
-class Target:
-    """An Apprise notification target. `url` holds secrets: never log it, use a redacted form."""
-
-    url: str
-    tags: tuple[str, ...] = ()
-    name: str | None = None
-    template: Template = field(default_factory=Template)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    max_attempts: int = 8
-    retry_base: float = 30.0
-    retry_max: float = 3600.0
-    timeout: float = 30.0
-    flood_threshold: int = 25
-
-
-@dataclass(frozen=True)
-class Http:
-    timeout: float = 30.0
-    max_bytes: int = 10 * 1024 * 1024
-    allow_private_addresses: bool = False
-
-
-@dataclass(frozen=True)
-class Daemon:
-    """`watcher run`: where /healthz and /metrics listen (off when None), and its timings (seconds)."""
-
-    listen: tuple[str, int] | None = None
-    grace_period: float = 20.0
-    deliver_interval: float = 10.0
-    reload_debounce: float = 1.0
-    stall_timeout: float = 120.0
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path | None
-    database: Path
-    rules: Path
-    seeds: tuple[SeedDir, ...]
-    feeds: tuple[Feed, ...] = ()
-    notify: tuple[Target, ...] = ()
-    http: Http = field(default_factory=Http)
-    delivery: Delivery = field(default_factory=Delivery)
-    daemon: Daemon = field(default_factory=Daemon)
-    warnings: tuple[str, ...] = ()
-
-
-def defaults(base: Path | None = None) -> Config:
-    """The built-in configuration, relative to `base` (the working directory by default)."""
-    base = base or Path.cwd()
-    return Config(
-        path=None,
-        database=base / "watcher.db",
-        rules=base / "rules",
-        seeds=(SeedDir(base / "seeds", "seeds"),),
-    )
-
-
-def find_config(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> Path | None:
-    """--config, then $WATCHER_CONFIG, then ./watcher.yaml; None when there is none (defaults serve)."""
-    env = os.environ if env is None else env
-    if explicit:
-        return Path(explicit)
-    if env.get(ENV_VAR):
-        return Path(env[ENV_VAR])
-    local = Path.cwd() / DEFAULT_NAME
-    return local if local.is_file() else None
-
-
-def load_config(explicit: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Find and load the configuration; raise ConfigError listing every problem."""
-    env = os.environ if env is None else env
-    path = find_config(explicit, env)
-    if path is None:
-        return defaults()
-    if not path.is_file():
-        raise ConfigError([Problem(str(path), None, "", "no such config file")])
-    doc = load_yaml(path)
-    config = _Validator(doc, path.resolve().parent, env).config()
-    if doc.problems or config is None:
-        raise ConfigError(doc.problems)
-    return config
-
-
 _TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http", "delivery", "server", "daemon"}
 
 
-class _Validator:
+class Validator:
+    """Turns one loaded watcher.yaml into a Config, recording every problem in the document."""
+
     def __init__(self, doc: Located, base: Path, env: Mapping[str, str]):
         self.doc = doc
         self.base = base
@@ -309,7 +198,7 @@ class _Validator:
             self._keys(spec, path, {"url", "tags", "name", "template"})
             url = self._text(spec.get("url"), (*path, "url"), "Apprise URL")
             name = self._name(spec["name"], (*path, "name")) if "name" in spec else None
-            template = self.template(spec.get("template"), (*path, "template"))
+            template = self._template(spec.get("template"), (*path, "template"))
             tags_raw = spec.get("tags", [])
             if isinstance(tags_raw, str):
                 tags_raw = [tags_raw]
@@ -338,7 +227,7 @@ class _Validator:
             self.doc.problem(path, f"no notification URLs in the Apprise config file {file}")
         return [Target(str(server.url()), tuple(sorted(server.tags))) for server in servers]
 
-    def template(self, value: Any, path: KeyPath) -> Template:
+    def _template(self, value: Any, path: KeyPath) -> Template:
         """A {title, body} template mapping, each compiled once to catch syntax errors here."""
         if value is None:
             return Template()

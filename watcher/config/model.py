@@ -1,0 +1,74 @@
+"""The configuration as typed values: what watcher.yaml says once validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watcher.message import Template
+
+
+@dataclass(frozen=True)
+class SeedDir:
+    path: Path
+    name: str
+    interval: float = 300.0
+
+
+@dataclass(frozen=True)
+class Feed:
+    url: str
+    name: str
+    interval: float = 900.0
+    alert_existing: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """An Apprise notification target. `url` holds secrets: never log it, use a redacted form."""
+
+    url: str
+    tags: tuple[str, ...] = ()
+    name: str | None = None
+    template: Template = field(default_factory=Template)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    max_attempts: int = 8
+    retry_base: float = 30.0
+    retry_max: float = 3600.0
+    timeout: float = 30.0
+    flood_threshold: int = 25
+
+
+@dataclass(frozen=True)
+class Http:
+    timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    allow_private_addresses: bool = False
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """`watcher run`: where /healthz and /metrics listen (off when None), and its timings (seconds)."""
+
+    listen: tuple[str, int] | None = None
+    grace_period: float = 20.0
+    deliver_interval: float = 10.0
+    reload_debounce: float = 1.0
+    stall_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    database: Path
+    rules: Path
+    seeds: tuple[SeedDir, ...]
+    feeds: tuple[Feed, ...] = ()
+    notify: tuple[Target, ...] = ()
+    http: Http = field(default_factory=Http)
+    delivery: Delivery = field(default_factory=Delivery)
+    daemon: Daemon = field(default_factory=Daemon)
+    warnings: tuple[str, ...] = ()
