@@ -318,7 +318,13 @@ class Daemon:
 
         def swap() -> list[FeedState]:
             sync(self.store, config)
-            self.poller = Poller(config, self.store, engine, parse_pool=self.parse_pool)
+            previous = self.poller
+            # The HTTP client (its connection pool) carries over unless the http settings changed.
+            same_http = config.http == previous.config.http
+            client = previous.client if same_http else None
+            self.poller = Poller(config, self.store, engine, parse_pool=self.parse_pool, client=client)
+            if not same_http:
+                previous.close()
             return all_feeds(self.store)
 
         states = await self._in(self.db_thread, swap)
