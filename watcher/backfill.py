@@ -55,8 +55,7 @@ def backfill(
 ) -> BackfillResult:
     """Read, deduplicate, store and evaluate every document under the paths; with notify, deliver."""
     engine = load_engine(config)
-    store = open_store(config, dry_run=options.dry_run)
-    try:
+    with open_store(config, dry_run=options.dry_run) as store:
         sending = options.notify and not options.dry_run
         on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
         pipeline = Pipeline(store, engine, on_alert=on_alert)
@@ -68,8 +67,6 @@ def backfill(
             rules = {r.id: r for r in engine.ruleset.rules}
             delivery = Dispatcher(store, config, rules=rules).drain()
         return BackfillResult(stats, delivery)
-    finally:
-        store.close()
 
 
 def _since_filter(since: datetime) -> Callable[[Item], str | None]:

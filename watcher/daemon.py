@@ -223,8 +223,8 @@ class Daemon:
         if state.kind == "dir":
             result = await self._in(self.db_thread, self.poller.poll_dir, state)
         else:
-            fetched = await self._in(self.fetch_pool, self.poller._fetch_and_parse, state)
-            result = await self._in(self.db_thread, self.poller._store, fetched)
+            fetched = await self._in(self.fetch_pool, self.poller.fetch_and_parse, state)
+            result = await self._in(self.db_thread, self.poller.store_result, fetched)
         self.metrics.rule_eval_seconds += result.eval_seconds
         self.metrics.rule_eval_items += result.evaluated
         self.metrics.counters["items"] += result.new
@@ -283,7 +283,10 @@ class Daemon:
         self.reload_requested = True
 
     async def watch_files(self) -> None:
-        snapshot = await self._in(self.db_thread, _Snapshot.take, self.config_path, self.config.rules)
+        # Walking the rules directory is file I/O: keep it off the SQLite writer's thread.
+        snapshot = await asyncio.get_running_loop().run_in_executor(
+            None, _Snapshot.take, self.config_path, self.config.rules
+        )
         if self.reload_requested:
             self.reload_requested = False
             await self.reload(snapshot)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from watcher.config import Config, Feed, SeedDir
+from watcher.config import Config
 from watcher.errors import ConfigError, Problem, WatcherError
 from watcher.parse import defuse
 from watcher.store import Store, now_iso
@@ -118,17 +118,6 @@ def sync(store: Store, config: Config) -> None:
         for name, (_, _, origin) in existing.items():
             if origin == CONFIG and name not in wanted:
                 conn.execute("DELETE FROM feeds WHERE name = ?", (name,))
-
-
-def subscriptions(store: Store) -> tuple[list[Feed], list[SeedDir]]:
-    """Every feed and seed directory to poll, from the table (after `sync`)."""
-    feeds, seeds = [], []
-    for state in all_feeds(store):
-        if state.kind == "dir":
-            seeds.append(SeedDir(Path(state.url), state.name, state.interval))
-        else:
-            feeds.append(Feed(state.url, state.name, state.interval, bool(state.alert_existing)))
-    return feeds, seeds
 
 
 def add_feed(store: Store, url: str, name: str | None, interval: float, origin: str = CLI) -> str:

@@ -15,7 +15,7 @@ import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -271,7 +271,3 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def _reason(e: BaseException) -> str:
     text = str(e) or type(e).__name__
     return text.splitlines()[0][:300]
-
-
-def content_type(headers: Mapping[str, str]) -> str:
-    return headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 TEXT_FIELDS = ("title", "summary", "content", "author")
@@ -21,7 +21,6 @@ class Item:
     published: datetime | None = None
     author: str = ""
     path: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def text(self, name: str) -> str:
         """The text of one field by name ('title', 'content', ...)."""

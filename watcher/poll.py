@@ -65,7 +65,7 @@ class PollResult:
 
 
 @dataclass
-class _Fetched:
+class Fetched:
     state: FeedState
     result: FetchResult | None = None
     items: list[Item] | None = None
@@ -112,9 +112,9 @@ class Poller:
         results: list[PollResult] = []
         active = [s for s in states if s.kind == "feed" and not s.disabled_reason]
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            futures = [pool.submit(self._fetch_and_parse, state) for state in active]
+            futures = [pool.submit(self.fetch_and_parse, state) for state in active]
             for future in concurrent.futures.as_completed(futures):
-                results.append(self._store(future.result()))
+                results.append(self.store_result(future.result()))
         return results
 
     def _slot(self, url: str) -> threading.BoundedSemaphore:
@@ -125,7 +125,8 @@ class Poller:
                 slot = self._host_slots[host] = threading.BoundedSemaphore(self.per_host)
             return slot
 
-    def _fetch_and_parse(self, state: FeedState) -> _Fetched:
+    def fetch_and_parse(self, state: FeedState) -> Fetched:
+        """Fetch and parse one feed (any thread); never raises for the feed's own failures."""
         url = state.fetch_url
         try:
             with self._slot(url):
@@ -138,21 +139,22 @@ class Poller:
                     last_modified=state.last_modified,
                 )
             if result.status != 200:
-                return _Fetched(state, result)
+                return Fetched(state, result)
             if not result.body.strip():
                 raise ReadError(f"{url}: not a feed (empty body)")
             items = self.parse_pool.parse(result.body, source=state.name, url=result.url, headers=result.headers)
-            return _Fetched(state, result, items)
+            return Fetched(state, result, items)
         except (FetchError, ReadError) as e:
-            return _Fetched(state, error=e)
+            return Fetched(state, error=e)
 
-    def _store(self, fetched: _Fetched) -> PollResult:
+    def store_result(self, fetched: Fetched) -> PollResult:
+        """Store what a fetch brought, and the feed's new state (on the store's thread)."""
         state, result = fetched.state, fetched.result
         now = self.clock()
         if fetched.error is not None:
             retryable = not isinstance(fetched.error, FetchError) or fetched.error.retryable
             return self._failed(state, str(fetched.error), now, retry_after=None, permanent=not retryable)
-        assert result is not None  # noqa: S101 - _Fetched has a result or an error
+        assert result is not None  # noqa: S101 - Fetched has a result or an error
         moved = result.permanent_url if result.permanent_url and result.permanent_url != state.fetch_url else None
         if moved:
             log.warning("feed %s moved permanently to %s; polling the new address from now on", state.name, moved)

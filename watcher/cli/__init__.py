@@ -22,6 +22,10 @@ def main(verbose: bool) -> None:
     setup_logging(verbose=verbose)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _config(path: Path | None) -> Config:
     config = load_config(path)
     for warning in config.warnings:
@@ -51,7 +55,7 @@ def config_check(config_path: Path | None) -> None:
     except ConfigError as e:
         for problem in e.problems:
             click.echo(str(problem))
-        click.echo(f"{len(e.problems)} problems")
+        click.echo(f"{_count(len(e.problems), 'problem')}")
         sys.exit(1)
     source = config.path or "built-in defaults"
     click.echo(
@@ -76,7 +80,7 @@ def run() -> None:
         for problem in e.problems:
             click.echo(str(problem), err=True)
         what = "rules" if isinstance(e, RuleError) else "configuration"
-        click.echo(f"error: invalid {what} ({len(e.problems)} problems)", err=True)
+        click.echo(f"error: invalid {what} ({_count(len(e.problems), 'problem')})", err=True)
         sys.exit(2)
     except WatcherError as e:
         click.echo(f"error: {e}", err=True)

@@ -41,11 +41,8 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status_command(config_path: Path | None, as_json: bool) -> None:
     """Feeds' health, outbox depth and the last errors, from the database (no daemon needed)."""
-    store = open_store(_config(config_path))
-    try:
+    with open_store(_config(config_path)) as store:
         status = read_status(store)
-    finally:
-        store.close()
     if as_json:
         data = asdict(status)
         data["feeds"] = [{**asdict(f), "health": f.health} for f in status.feeds]

@@ -33,8 +33,7 @@ def alerts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with per-target deliveries.")
 def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
     """Recorded alerts, newest first, with their delivery to each target."""
-    store = open_store(_config(config_path))
-    try:
+    with open_store(_config(config_path)) as store:
         rows = list_alerts(store, state, limit)
         sent = deliveries(store, [r["id"] for r in rows])
         for row in rows:
@@ -49,8 +48,6 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
             for d in row["deliveries"]:
                 error = f": {d['last_error']}" if d["last_error"] else ""
                 click.echo(f"          -> {d['target']}: {d['state']} ({d['attempts']} attempts){error}")
-    finally:
-        store.close()
 
 
 @alerts.command("resend")
@@ -63,13 +60,10 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
     if (alert_id is None) == (not dead_only):
         raise click.UsageError("give an alert ID or --dead")
     config = _config(config_path)
-    store = open_store(config)
-    try:
+    with open_store(config) as store:
         n = Outbox(config.notify).resend(store, alert_id, dead_only=dead_only, include_sent=all_targets, now=utcnow())
         click.echo(f"{n} deliveries due again")
         click.echo(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
-    finally:
-        store.close()
 
 
 @main.command("deliver")
@@ -77,11 +71,8 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
 def deliver_command(config_path: Path | None) -> None:
     """Send every due alert delivery once, then exit (for cron, and after a crash)."""
     config = _config(config_path)
-    store = open_store(config)
-    try:
+    with open_store(config) as store:
         stats = Dispatcher(store, config, rules=_rules_by_id(config)).drain()
-    finally:
-        store.close()
     click.echo(str(stats))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import BackfillOptions, backfill, open_store, summary
-from watcher.cli import _config, config_option, main
+from watcher.cli import _config, _count, config_option, main
 from watcher.pipeline import Stats
 from watcher.read import Skipped, read_paths
 from watcher.read.documents import parse_date
@@ -42,7 +42,7 @@ def match(rules_dir: Path, as_json: bool, explain: bool, paths: tuple[Path, ...]
     if ruleset.problems:
         for problem in ruleset.problems:
             click.echo(str(problem), err=True)
-        click.echo(f"error: invalid rules in {rules_dir} ({len(ruleset.problems)} problems)", err=True)
+        click.echo(f"error: invalid rules in {rules_dir} ({_count(len(ruleset.problems), 'problem')})", err=True)
         sys.exit(2)
     engine = Engine(ruleset)
     for result in read_paths(paths):
@@ -113,16 +113,13 @@ def items() -> None:
 @click.argument("query", nargs=-1, required=True)
 def items_search(config_path: Path | None, limit: int, as_json: bool, query: tuple[str, ...]) -> None:
     """Full-text search over stored items: every word must occur; "quote" a phrase."""
-    store = open_store(_config(config_path))
-    try:
+    with open_store(_config(config_path)) as store:
         for row in search_items(store, " ".join(query), limit):
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
             else:
                 click.echo(f"{row['id']:>6}  {row['source']}  {row['title']!r}  {row['link'] or row['path'] or ''}")
                 click.echo(f"        {row['snippet']}")
-    finally:
-        store.close()
 
 
 @main.group()
@@ -146,7 +143,7 @@ def rules_check(rules_dir: Path) -> None:
     click.echo(
         f"{report.rules} rules, {report.entities} entities in {report.files} files; "
         f"examples: {report.passed} passed, {len(report.failures)} failed; "
-        f"{len(ruleset.problems)} problems"
+        f"{_count(len(ruleset.problems), 'problem')}"
     )
     if problems:
         sys.exit(1)

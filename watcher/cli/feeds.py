@@ -26,13 +26,10 @@ def poll_command(config_path: Path | None, once: bool) -> None:
     """
     config = _config(config_path)
     engine = load_engine(config)
-    store = open_store(config)
-    try:
+    with open_store(config) as store:
         sync(store, config)
         with ParsePool() as parse_pool:
             results = poll_once(config, store, engine, parse_pool)
-    finally:
-        store.close()
     ok = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok]
     for r in failed:
@@ -54,8 +51,7 @@ def feeds() -> None:
 def feeds_list(config_path: Path | None, as_json: bool) -> None:
     """Every feed and seed directory with its health."""
     config = _config(config_path)
-    store = open_store(config)
-    try:
+    with open_store(config) as store:
         sync(store, config)
         for state in all_feeds(store):
             if as_json:
@@ -66,8 +62,6 @@ def feeds_list(config_path: Path | None, as_json: bool) -> None:
                 f"{state.name}  [{state.health}]  {state.fetch_url}  every {state.interval:g}s  "
                 f"{state.items_seen} items, last success {state.last_success_at or 'never'}{error}"
             )
-    finally:
-        store.close()
 
 
 @feeds.command("add")
@@ -78,11 +72,8 @@ def feeds_list(config_path: Path | None, as_json: bool) -> None:
 def feeds_add(config_path: Path | None, name: str | None, interval: str, url: str) -> None:
     """Subscribe to a feed (kept in the database; feeds in watcher.yaml are edited there)."""
     seconds = _interval(interval)
-    store = open_store(_config(config_path))
-    try:
+    with open_store(_config(config_path)) as store:
         click.echo(f"added {add_feed(store, url, name, seconds)}")
-    finally:
-        store.close()
 
 
 @feeds.command("remove")
@@ -90,12 +81,9 @@ def feeds_add(config_path: Path | None, name: str | None, interval: str, url: st
 @click.argument("name")
 def feeds_remove(config_path: Path | None, name: str) -> None:
     """Unsubscribe from a feed added with `feeds add` or `feeds import` (its items stay)."""
-    store = open_store(_config(config_path))
-    try:
+    with open_store(_config(config_path)) as store:
         remove_feed(store, name)
         click.echo(f"removed {name}")
-    finally:
-        store.close()
 
 
 @feeds.command("import")
@@ -105,11 +93,8 @@ def feeds_remove(config_path: Path | None, name: str) -> None:
 def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
     """Subscribe to every feed of an OPML file."""
     seconds = _interval(interval)
-    store = open_store(_config(config_path))
-    try:
+    with open_store(_config(config_path)) as store:
         added, skipped = import_opml(store, opml, seconds)
-    finally:
-        store.close()
     for reason in skipped:
         click.echo(f"skipped: {reason}")
     click.echo(f"imported {len(added)} feeds")
@@ -120,12 +105,9 @@ def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
 def feeds_export(config_path: Path | None) -> None:
     """Print every feed as OPML."""
     config = _config(config_path)
-    store = open_store(config)
-    try:
+    with open_store(config) as store:
         sync(store, config)
         click.echo(export_opml(all_feeds(store)), nl=False)
-    finally:
-        store.close()
 
 
 def _interval(text: str) -> float:
