@@ -8,6 +8,7 @@ import pytest
 from watcher.item import Item
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
+from watcher.rules.scan import fast_available
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -27,16 +28,24 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+@pytest.fixture(params=[False, True], ids=["pyahocorasick", "hyperscan"])
+def fast(request: pytest.FixtureRequest) -> bool:
+    """Each scanner in turn: the portable one, and Hyperscan where it installs."""
+    if request.param and not fast_available():
+        pytest.skip("Hyperscan is not installed here (pip install '.[fast]')")
+    return bool(request.param)
+
+
 @pytest.fixture
-def make_engine(tmp_path: Path):
-    """Build an engine from YAML text (one rules file), failing loudly on rule problems."""
+def make_engine(tmp_path: Path, fast: bool):
+    """Build an engine from YAML text (one rules file), failing loudly on rule problems, with each scanner."""
 
     def build(yaml_text: str) -> Engine:
         rules_dir = tmp_path / "rules"
         write(rules_dir / "rules.yaml", yaml_text)
         ruleset = load_rules(rules_dir)
         assert not ruleset.problems, [str(p) for p in ruleset.problems]
-        return Engine(ruleset)
+        return Engine(ruleset, fast=fast)
 
     return build
 

@@ -1,13 +1,28 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.conftest import hits
 from watcher.item import Item
 from watcher.rules.engine import Engine
-from watcher.rules.model import AnyOf, Rule, RuleSet, Term
+from watcher.rules.model import (
+    All,
+    AnyOf,
+    AtLeast,
+    Condition,
+    Entity,
+    EntityRef,
+    Near,
+    NoneOf,
+    Regex,
+    Rule,
+    RuleSet,
+    Sentence,
+    Term,
+)
 
 
 def one_rule(make_engine, match_yaml: str, extra: str = "") -> Engine:
@@ -232,20 +247,62 @@ def test_explain_reports_each_condition(make_engine) -> None:
 # the index is an optimization only: it must never change the result ----------------------------------
 
 
-def test_candidate_index_agrees_with_evaluating_every_rule() -> None:
+def _random_rules(rng: random.Random, vocab: list[str], count: int) -> RuleSet:
+    entities = {f"e{i}": Entity(f"e{i}", tuple(Term(t) for t in rng.sample(vocab, 2))) for i in range(8)}
+
+    def leaf() -> Condition:
+        roll = rng.random()
+        if roll < 0.2:
+            return EntityRef(rng.choice(sorted(entities)))
+        if roll < 0.25:
+            # Literal keys: some also word keys ("arms"), some inside words only ("nuclear w").
+            return Regex(rf"{rng.choice(['arms', 'harms', 'w12', 'nuclear w', 'w1-'])}\w*")
+        return Term(rng.choice(vocab), case_sensitive=rng.random() < 0.1)
+
+    def positional() -> Condition:
+        return AnyOf((leaf(), leaf())) if rng.random() < 0.3 else leaf()
+
+    def condition(depth: int) -> Condition:
+        if depth == 0 or rng.random() < 0.3:
+            return leaf()
+        kids = tuple(condition(depth - 1) for _ in range(rng.randint(1, 4)))
+        kind = rng.randrange(6)
+        if kind == 0:
+            return All(kids)
+        if kind == 1:
+            return AnyOf(kids)
+        if kind == 2:
+            return All((condition(depth - 1), NoneOf(kids)))
+        if kind == 3:
+            # Repeated children share a key set: "at least 2" may then be met by one key.
+            kids = kids + kids[:1]
+            return AtLeast(rng.randint(1, len(kids)), kids)
+        pair = (positional(), positional())
+        return Near(pair, rng.randint(0, 4)) if kind == 4 else Sentence(pair)
+
+    rules = [Rule(id=f"r{i}", title="t", match=condition(3)) for i in range(count)]
+    return RuleSet(rules=rules, entities=entities)
+
+
+def test_prefilter_and_scanners_agree_with_evaluating_every_rule(fast: bool) -> None:
+    """The index and a lazy scanner are optimizations only: they never change a result or its evidence."""
     rng = random.Random(7)
-    vocab = [f"w{i}" for i in range(60)] + ["nuclear weapons", "weapons", "arms"]
-    rules = []
-    for i in range(300):
-        terms = tuple(Term(t) for t in rng.sample(vocab, 3))
-        rules.append(Rule(id=f"r{i}", title="t", match=AnyOf(terms) if i % 2 else AnyOf(terms[:1])))
-    engine = Engine(RuleSet(rules=rules))
-    for _ in range(50):
-        text = " ".join(rng.choice(vocab) for _ in range(12))
-        item = Item(source="s", content=text)
-        fast = [m.rule.id for m in engine.match(item)]
-        slow = [rule.id for rule, matched, _ in engine.explain(item, everything=True) if matched]
-        assert fast == slow
+    # Keys inside other words ("arms" in "harms", "w1" in "w12"), phrases, and case to trip the scanners.
+    vocab = [f"w{i}" for i in range(30)] + ["nuclear weapons", "weapons", "arms", "harms", "W1", "w12", "Ab", "w2 w2"]
+    ruleset = _random_rules(rng, vocab, 400)
+    engine = Engine(ruleset, fast=fast)
+    portable = Engine(ruleset, fast=False)
+    fillers = ["the", "a", ".", "Said.", "harmsw1", "w1-w2", "w1's", "AB", "w2 w2 w2"]
+    matched = 0
+    for _ in range(150):
+        words = [rng.choice(vocab + fillers) for _ in range(rng.randint(0, 30))]
+        item = Item(source="s", title=" ".join(words[:4]), content=" ".join(words[4:]))
+        found = engine.match(item)
+        everything = [rule.id for rule, ok, _ in engine.explain(item, everything=True) if ok]
+        assert [m.rule.id for m in found] == everything
+        assert found == portable.match(item)
+        matched += len(found)
+    assert matched > 500  # the rules are not trivially false
 
 
 def test_whole_words_in_non_ascii_text(make_engine) -> None:
@@ -253,3 +310,16 @@ def test_whole_words_in_non_ascii_text(make_engine) -> None:
     assert hits(engine, "W Krakówku i w Krakowie") == []
     assert hits(engine, "Kraków\u2019s mayor \u2014 \u00abKraków\u00bb") == ["r"]
     assert hits(one_rule(make_engine, "- ab"), "\u00e9ab ab\u00e9 ab_ _ab") == []
+
+
+def test_one_engine_matches_from_several_threads_at_once(fast: bool) -> None:
+    ruleset = RuleSet(rules=[Rule(id="r", title="t", match=All((Term("weapons"), Term("Kyiv"))))])
+    engine = Engine(ruleset, fast=fast)
+    items = [Item(source="s", content=f"{i} weapons for Kyiv" if i % 2 else f"{i} harms") for i in range(400)]
+
+    def run() -> list[int]:
+        return [len(engine.match(item)) for item in items]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: run(), range(4)))
+    assert results == [[i % 2 for i in range(400)]] * 4

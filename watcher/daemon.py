@@ -185,11 +185,12 @@ class Daemon:
         await self.heartbeat()
         sd_notify("READY=1\nSTATUS=watching")
         log.info(
-            "watcher %s running: %d feeds, %d seed directories, %d rules, database %s",
+            "watcher %s running: %d feeds, %d seed directories, %d rules (%s), database %s",
             "daemon",
             sum(s.kind == "feed" for s in states),
             sum(s.kind == "dir" for s in states),
             len(self.engine.ruleset.rules),
+            self.engine.scanner.name,
             self.config.database,
         )
         await self.stopping.wait()

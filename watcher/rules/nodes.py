@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from watcher.rules.engine import Doc
+    from watcher.rules.doc import Doc
 
 Occ = tuple[int, int, int]
 KeySet = frozenset[int]
+# "At least n of these key sets are met" (one of the keys of each occurred): what a node needs to hold.
+Need = tuple[int, tuple[KeySet, ...]]
 Cost = Callable[[KeySet], float]
 _NO_OCCS: list[Occ] = []
 _MAX_EVIDENCE_PER_LEAF = 3
@@ -40,10 +42,10 @@ class Node:
         """Keys of which at least one must occur for the node to hold (None: no such set)."""
         return None
 
-    def required(self, cost: Cost) -> list[KeySet]:
-        """Key sets that must each be met (one key of each occurring) for the node to hold."""
+    def needs(self, cost: Cost) -> list[Need]:
+        """What must have occurred for the node to hold, each need to be met (see the prefilter)."""
         keys = self.keyset(cost)
-        return [] if keys is None else [keys]
+        return [] if keys is None else [(1, (keys,))]
 
 
 class LeafNode(Node):
@@ -63,15 +65,16 @@ class LeafNode(Node):
 
 
 class TermNode(LeafNode):
-    __slots__ = ("key", "cased", "label")
+    __slots__ = ("key", "cased", "label", "_keys")
 
     def __init__(self, key: int, cased: str | None, label: str):
         self.key = key
         self.cased = cased
         self.label = label
+        self._keys = frozenset((key * 2,))
 
     def occurrences(self, doc: Doc) -> list[Occ]:
-        occs = doc.hits.get(self.key)
+        occs = doc.occurrences(self.key)
         if not occs:
             return _NO_OCCS
         if self.cased is not None:
@@ -81,22 +84,21 @@ class TermNode(LeafNode):
         return occs
 
     def holds(self, doc: Doc) -> bool:
-        if self.key not in doc.hits:
-            return False
         if self.cased is None and doc.mask is None:
-            return True
+            return self.key in doc.words
         return bool(self.occurrences(doc))
 
     def keyset(self, cost: Cost) -> KeySet | None:
-        return frozenset((self.key * 2,))
+        return self._keys
 
 
 class EntityNode(LeafNode):
-    __slots__ = ("aliases", "label")
+    __slots__ = ("aliases", "label", "_keys")
 
     def __init__(self, name: str, aliases: list[TermNode]):
         self.aliases = aliases
         self.label = f"entity {name}"
+        self._keys = frozenset(alias.key * 2 for alias in aliases)
 
     def occurrences(self, doc: Doc) -> list[Occ]:
         out: list[Occ] = []
@@ -108,7 +110,7 @@ class EntityNode(LeafNode):
         return any(alias.holds(doc) for alias in self.aliases)
 
     def keyset(self, cost: Cost) -> KeySet | None:
-        return _union([a.keyset(cost) for a in self.aliases])
+        return self._keys
 
 
 class RegexNode(LeafNode):
@@ -150,8 +152,8 @@ class AllNode(GroupNode):
     def holds(self, doc: Doc) -> bool:
         return all(child.holds(doc) for child in self.children)
 
-    def required(self, cost: Cost) -> list[KeySet]:
-        return [keys for child in self.children for keys in child.required(cost)]
+    def needs(self, cost: Cost) -> list[Need]:
+        return [need for child in self.children for need in child.needs(cost)]
 
     def keyset(self, cost: Cost) -> KeySet | None:
         sets = [s for s in (c.keyset(cost) for c in self.children) if s is not None]
@@ -198,6 +200,13 @@ class AtLeastNode(GroupNode):
 
     def keyset(self, cost: Cost) -> KeySet | None:
         return _union([c.keyset(cost) for c in self.children])
+
+    def needs(self, cost: Cost) -> list[Need]:
+        sets = [c.keyset(cost) for c in self.children]
+        known = tuple(s for s in sets if s is not None)
+        # A child that needs no key may hold anyway: it lowers what the others must make up.
+        count = self.count - (len(sets) - len(known))
+        return [(count, known)] if count > 0 else []
 
 
 class NearNode(AllNode):
