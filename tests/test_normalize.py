@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from watcher.normalize import NormText, normalize_term
+from watcher.rules.scan import word_mask
 
 
 @pytest.mark.parametrize(
@@ -55,3 +56,31 @@ def test_word_index_counts_words() -> None:
 def test_normalize_term_matches_text_normalization() -> None:
     assert normalize_term("  Kim\u00a0Jong\u2011Un ") == "kim jong-un"
     assert normalize_term("WHO", fold=False) == "WHO"
+
+
+MIXED = [
+    "Pyongyang \u2014 the \u201cDPRK\u201d said\u2026 Kyiv\u2019s \u00abfront\u00bb",
+    "Krak\u00f3w  and\n\nM\u00fcnchen: \ufb01re \uff37\uff28\uff2f Pyong\u00adyang a\u00a0b",
+    "\u041a\u0438\u0435\u0432 \u0438 \u0425\u0430\u0440\u044c\u043a\u043e\u0432, e\u0301t\u00e9 \u4e2d\u6587 x\u200by",
+    "\u2474 \u00bd Stra\u00dfe \u2018quoted\u2019 \u2011\u2010 \ufeffBOM",
+]
+
+
+@pytest.mark.parametrize("text", MIXED)
+def test_non_ascii_text_is_normalized_word_by_word(text: str) -> None:
+    """The whole text is normalized at once, its map back word by word: both must give the same words."""
+    norm = NormText(text)
+    words = [w for w in (normalize_term(w, fold=False) for w in text.split()) if w]
+    assert norm.cased == " " + " ".join(words) + " "
+    # Every normalized word maps back onto the original text it came from (less invisible characters).
+    pos = 1
+    for word in words:
+        start, end = norm.original_span(pos, pos + len(word))
+        assert normalize_term(text[start:end], fold=False) == word
+        pos += len(word) + 1
+
+
+@pytest.mark.parametrize("text", [*MIXED, "plain ASCII_text, 42 words."])
+def test_word_mask_marks_exactly_the_word_characters(text: str) -> None:
+    mask = word_mask(text)
+    assert mask == "".join("w" if ch.isalnum() or ch == "_" else " " for ch in text)

@@ -39,8 +39,15 @@ _CHARMAP = str.maketrans(
         "\ufeff": None,
     }
 )
+# The characters _CHARMAP changes: replaced where they occur, rather than the whole text translated (slow
+# once the text is not ASCII).
+_SPECIAL = re.compile("[" + "".join(re.escape(chr(c)) for c in _CHARMAP) + "]")
 _WORD = re.compile(r"\S+")
 _SPACE = re.compile(" ")
+
+
+def _straighten(m: re.Match[str]) -> str:
+    return m.group().translate(_CHARMAP)
 
 
 def normalize_word(word: str) -> str:
@@ -77,18 +84,9 @@ class NormText:
             if len(self.cased) - 2 == len(stripped.rstrip()):
                 self._shift = len(original) - len(stripped) - 1
         else:
-            segments: list[tuple[int, int, int, str | None]] = []
-            parts: list[str] = []
-            pos = 1
-            for m in _WORD.finditer(original):
-                word = normalize_word(m.group())
-                if not word:
-                    continue
-                segments.append((pos, m.start(), m.end(), word))
-                parts.append(word)
-                pos += len(word) + 1
-            self.cased = " " + " ".join(parts) + " "
-            self._segments = segments
+            # The whole text at once, in C; the map back to the original, word by word, only when asked for.
+            text = _SPECIAL.sub(_straighten, unicodedata.normalize("NFKC", original))
+            self.cased = " " + " ".join(text.split()) + " "
         folded = self.cased.casefold()
         if len(folded) == len(self.cased):
             self.folded = folded
@@ -122,9 +120,25 @@ class NormText:
 
     def _build_segments(self) -> list[tuple[int, int, int, str | None]]:
         if self._segments is None:
-            spans = [m.span() for m in _WORD.finditer(self.original)]
-            cased_starts = accumulate((e - s + 1 for s, e in spans), initial=1)
-            self._segments = [(c, s, e, None) for c, (s, e) in zip(cased_starts, spans, strict=False)]
+            if self.original.isascii():
+                spans = [m.span() for m in _WORD.finditer(self.original)]
+                cased_starts = accumulate((e - s + 1 for s, e in spans), initial=1)
+                self._segments = [(c, s, e, None) for c, (s, e) in zip(cased_starts, spans, strict=False)]
+            else:
+                # Normalization never joins or splits across white space, so word by word it gives `cased`.
+                segments: list[tuple[int, int, int, str | None]] = []
+                pos = 1
+                for m in _WORD.finditer(self.original):
+                    text = m.group()
+                    if text.isascii():  # most words of most texts: unchanged
+                        segments.append((pos, m.start(), m.end(), None))
+                        pos += len(text) + 1
+                        continue
+                    word = normalize_word(text)
+                    if word:
+                        segments.append((pos, m.start(), m.end(), word))
+                        pos += len(word) + 1
+                self._segments = segments
         return self._segments
 
     def original_offset(self, cased_offset: int) -> int:
@@ -155,8 +169,19 @@ class NormText:
             start = max(0, min(cased_start + shift, size))
             return start, max(start, min(cased_end + shift, size))
         start = self.original_offset(cased_start)
-        end = self.original_offset(cased_end - 1) + 1 if cased_end > cased_start else start
+        end = self._original_end(cased_end) if cased_end > cased_start else start
         return start, max(start, min(end, len(self.original)))
+
+    def _original_end(self, cased_end: int) -> int:
+        segments = self._build_segments()
+        i = bisect_right(segments, cased_end - 1, key=_segment_start) - 1
+        if i >= 0:
+            cstart, _, oend, word = segments[i]
+            # A span to the end of a word that normalization shortened ("e" + combining accent) ends where
+            # the original word ends.
+            if word is not None and cased_end == cstart + len(word):
+                return oend
+        return self.original_offset(cased_end - 1) + 1
 
     def word_index(self, cased_offset: int) -> int:
         """The index of the word holding `cased_offset` (words are runs between single spaces)."""

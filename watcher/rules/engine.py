@@ -1,9 +1,9 @@
 """The matching engine: one scan per item for every term of every rule, then only the candidate rules.
 
-Compile: every term and alias of every rule, case-folded, goes into one Aho-Corasick automaton (with each
-regex's required literal); each rule is indexed under its rarest required key set, so that a rule is
-evaluated only when one of those keys occurred. Match: normalize the item's fields once, scan them in one
-pass, keep the term hits that stand on word boundaries, and evaluate the candidate rules' conditions.
+Compile: every term and alias of every rule, case-folded, becomes a key of one multi-pattern scanner (with
+each regex's required literal; see `scan`), and each rule states which keys must have occurred for it to
+hold (see `prefilter`). Match: normalize the item's fields once, scan them in one pass, and evaluate the
+conditions of the rules whose keys occurred.
 """
 
 from __future__ import annotations

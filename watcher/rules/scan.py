@@ -35,12 +35,15 @@ _SEPARATOR = "\x1f"  # never inside normalized text or a key, so no key is found
 
 def word_mask(text: str) -> str:
     """`text` with "w" for each word character and a space for every other: boundary checks without calls."""
-    mask = text.translate(_ASCII_WORD_MASK)
-    return mask if text.isascii() else _NON_ASCII.sub(_mask_char, mask)
-
-
-def _mask_char(m: re.Match[str]) -> str:
-    return "w" if is_word_char(m.group()) else " "
+    if text.isascii():
+        return text.translate(_ASCII_WORD_MASK)
+    # str.translate is fast on ASCII only: translate the text with "?" for each other character, then mark
+    # those of them that are word characters.
+    chars = list(text.encode("ascii", "replace").decode("ascii").translate(_ASCII_WORD_MASK))
+    for m in _NON_ASCII.finditer(text):
+        if is_word_char(m.group()):
+            chars[m.start()] = "w"
+    return "".join(chars)
 
 
 class Keys:
