@@ -1,6 +1,7 @@
 """Rule engine throughput against the naive baseline, measured in the same run.
 
     python benchmarks/rules.py [--sizes 10,100,1000,10000] [--docs 2000] [--naive-docs 20] [--repeat 3]
+                               [--non-ascii]
 
 Generates entities with aliases and rules (keywords, entities, some near, sentence, none, at_least and regex
 rules) and a news-like corpus of ~2.7 KB documents, then prints, for each rule count: load+compile time, the
@@ -23,6 +24,7 @@ import tempfile
 import time
 import tracemalloc
 from bisect import bisect_right
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +229,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--naive-docs", type=int, default=20, help="documents the (slow) baseline runs over")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the corpus; the fastest is reported")
+    parser.add_argument(
+        "--non-ascii", action="store_true", help="an em-dash in each document: text that is not all ASCII"
+    )
     args = parser.parse_args()
     fast = fast_available()
     scanners = [("portable", False), ("hyperscan", True)] if fast else [("portable", False)]
@@ -239,6 +244,8 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         world, aliases, keywords = make_world(size)
         corpus = make_corpus(args.docs, aliases, keywords)
+        if args.non_ascii:
+            corpus = [replace(doc, content=doc.content.replace(". ", " \u2014 ", 1)) for doc in corpus]
         naive_rate = 0.0
         slow: list[list[str]] = []
         for name, use_fast in scanners:
