@@ -39,8 +39,7 @@ class Doc:
 
     def __init__(self, found: Found):
         self.fields = found.fields
-        self.found = found
-        # The word keys that may occur (for the prefilter), and how each does (for the conditions).
+        # The word keys that occur as words (for the prefilter), and where (for the conditions).
         self.words = found.words
         self.occurrences = found.occurrences
         self.literals = found.literals
@@ -84,10 +83,9 @@ class Doc:
         return f'"{self.fields[occ[0]].original[start:end]}" in {field}'
 
     def evidence(self, label: str, occ: Occ) -> Evidence:
-        text = self.fields[occ[0]]
-        start, end = text.original_span(occ[1], occ[2])
-        original = text.original
-        return Evidence(label, original[start:end], TEXT_FIELDS[occ[0]], start, end, snippet(original, start, end))
+        field, start, end = self.locate(occ)
+        original = self.fields[occ[0]].original
+        return Evidence(label, original[start:end], field, start, end, snippet(original, start, end))
 
 
 def snippet(original: str, start: int, end: int) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import ahocorasick
@@ -106,21 +107,25 @@ class Found:
         return mask
 
     def _locate(self, kid: int) -> list[Occ]:
-        keys = self._keys
-        key, size, left, right = keys.text[kid], keys.size[kid], keys.left[kid], keys.right[kid]
         out: list[Occ] = []
         for f, text in enumerate(self.fields):
             folded = text.folded
-            start = folded.find(key)
-            if start < 0:
+            if self._keys.text[kid] not in folded:
                 continue
-            mask = self._mask(f)
-            while start >= 0:
-                end = start + size
-                if not ((left and mask[start - 1] == "w") or (right and mask[end] == "w")):
-                    out.append((f, start, end) if text.folded_is_cased else (f, *text.cased_span(start, end)))
-                start = folded.find(key, start + 1)
+            for start, end in self._words(kid, folded, self._mask(f)):
+                out.append((f, start, end) if text.folded_is_cased else (f, *text.cased_span(start, end)))
         return out
+
+    def _words(self, kid: int, text: str, mask: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of each occurrence of a word key in `text` that stands on word boundaries."""
+        keys = self._keys
+        key, size, left, right = keys.text[kid], keys.size[kid], keys.left[kid], keys.right[kid]
+        start = text.find(key)
+        while start >= 0:
+            end = start + size
+            if not ((left and mask[start - 1] == "w") or (right and mask[end] == "w")):
+                yield start, end
+            start = text.find(key, start + 1)
 
     def fill(self, find: Any) -> None:
         """Every occurrence of every key, from a scanner that reports them all: (end, key id) per field."""
@@ -153,18 +158,8 @@ class Found:
 
     def confirm(self, candidates: list[int], joined: str) -> None:
         """Keep, of these word keys, those that occur as words in the joined fields."""
-        keys = self._keys
-        text, size, left, right = keys.text, keys.size, keys.left, keys.right
         mask = word_mask(joined)
-        for kid in candidates:
-            key = text[kid]
-            start = joined.find(key)
-            while start >= 0:
-                end = start + size[kid]
-                if not ((left[kid] and mask[start - 1] == "w") or (right[kid] and mask[end] == "w")):
-                    self.words.add(kid)
-                    break
-                start = joined.find(key, start + 1)
+        self.words.update(kid for kid in candidates if next(self._words(kid, joined, mask), None) is not None)
 
 
 class Scanner:
