@@ -72,7 +72,7 @@ def run_watcher(corpus: Path, work: Path) -> dict[str, float]:
 
 
 def run_baseline(corpus: Path, work: Path) -> dict[str, float]:
-    from watcher.read import Item, read_paths
+    from watcher.sources.read import Item, read_paths
 
     conn = sqlite3.connect(work / "naive.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from watcher.item import TEXT_FIELDS, Item  # noqa: E402
+from watcher.items.model import TEXT_FIELDS, Item  # noqa: E402
 from watcher.rules.engine import Engine  # noqa: E402
 from watcher.rules.load import load_rules  # noqa: E402
 from watcher.rules.model import (  # noqa: E402

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.item import Item
+from watcher.items.model import Item
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.rules.scan import fast_available

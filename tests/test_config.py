@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import write
 from watcher.config import find_config, load_config
-from watcher.durations import parse_duration
+from watcher.config.durations import parse_duration
 from watcher.errors import ConfigError
 
 

@@ -13,12 +13,12 @@ from tests.servers import receiver, smtp_server
 from watcher.backfill import BackfillOptions, backfill, load_engine
 from watcher.cli import main
 from watcher.config import load_config
-from watcher.deliver import Dispatcher, enqueue_alerts
-from watcher.item import Item
-from watcher.message import Renderer, clean_text
-from watcher.outbox import Outbox
+from watcher.delivery.deliver import Dispatcher, enqueue_alerts
+from watcher.delivery.message import Renderer, clean_text
+from watcher.delivery.outbox import Outbox
+from watcher.items.model import Item
 from watcher.pipeline import Pipeline
-from watcher.store import PENDING, Store
+from watcher.store.sqlite import PENDING, Store
 
 RULES = """
 rules:

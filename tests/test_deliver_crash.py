@@ -16,11 +16,11 @@ from tests.conftest import write
 from tests.servers import receiver
 from watcher.backfill import load_engine
 from watcher.config import load_config
-from watcher.deliver import enqueue_alerts
-from watcher.item import Item
-from watcher.outbox import Outbox
+from watcher.delivery.deliver import enqueue_alerts
+from watcher.delivery.outbox import Outbox
+from watcher.items.model import Item
 from watcher.pipeline import Pipeline
-from watcher.store import PENDING, Store
+from watcher.store.sqlite import PENDING, Store
 
 KILLS = 20
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import hits
-from watcher.item import Item
+from watcher.items.model import Item
 from watcher.rules.engine import Engine
 from watcher.rules.model import (
     All,

@@ -10,7 +10,7 @@ import pytest
 
 from tests.feedserver import drip, endless, feed_server
 from watcher.errors import FetchError
-from watcher.fetch import USER_AGENT, GuardedTransport, address_allowed, fetch, make_client, parse_retry_after
+from watcher.sources.fetch import USER_AGENT, GuardedTransport, address_allowed, fetch, make_client, parse_retry_after
 
 RSS = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>One</title></item>'

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.normalize import NormText, normalize_term
+from watcher.items.normalize import NormText, normalize_term
 from watcher.rules.scan import word_mask
 
 

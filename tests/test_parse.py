@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from watcher.errors import ReadError
-from watcher.parse import defuse, feed_items
+from watcher.sources.parse import defuse, feed_items
 
 RSS_BODY = b"""<rss version="2.0"><channel><title>T</title>
 <item><title>Entry &lol9;</title><guid>g1</guid><description>Text &big; end</description></item>

@@ -19,10 +19,10 @@ from tests.servers import receiver
 from watcher.backfill import load_engine
 from watcher.cli import main
 from watcher.config import load_config
-from watcher.feeds import get_feed, sync
 from watcher.poll import poll_once
-from watcher.sandbox import ParsePool
-from watcher.store import Store
+from watcher.sources.sandbox import ParsePool
+from watcher.store.feeds import get_feed, sync
+from watcher.store.sqlite import Store
 
 RULES = "rules:\n  - id: shells\n    title: Shells\n    match: [artillery shells]\n"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_path, write
-from watcher.item import Item
-from watcher.read import Skipped, read_paths
+from watcher.items.model import Item
+from watcher.sources.read import Skipped, read_paths
 
 
 def items(*paths: Path, **kw) -> list[Item]:

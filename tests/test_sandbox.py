@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from watcher.errors import ReadError
-from watcher.sandbox import ParsePool
+from watcher.sources.sandbox import ParsePool
 
 RSS = b'<rss version="2.0"><channel><item><guid>1</guid><title>One</title></item></channel></rss>'
 

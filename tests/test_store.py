@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write
-from watcher.dedup import item_key, normalize_link
 from watcher.errors import StoreError
-from watcher.item import Item
+from watcher.items.dedup import item_key, normalize_link
+from watcher.items.model import Item
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
-from watcher.search import search_items
-from watcher.store import COPY, DUPLICATE, NEW, SUPPRESSED, UPDATED, Store
+from watcher.store.search import search_items
+from watcher.store.sqlite import COPY, DUPLICATE, NEW, SUPPRESSED, UPDATED, Store
 
 LONG = "Pyongyang sent artillery shells to Russia for use against Ukraine, officials said on Monday."
 

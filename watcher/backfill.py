@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from watcher.config import Config
-from watcher.deliver import DeliveryStats, Dispatcher, enqueue_alerts
+from watcher.delivery.deliver import DeliveryStats, Dispatcher, enqueue_alerts
+from watcher.delivery.outbox import Outbox
 from watcher.errors import RuleError
-from watcher.item import Item
-from watcher.outbox import Outbox
+from watcher.items.model import Item
 from watcher.pipeline import Pipeline, Stats
-from watcher.read import read_paths
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
-from watcher.store import PENDING, SUPPRESSED, Store
+from watcher.sources.read import read_paths
+from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from watcher.item import Item
-from watcher.read import Skipped
+from watcher.items.model import Item
 from watcher.rules.engine import Engine, Match
-from watcher.store import COPY, DUPLICATE, NEW, UPDATED, OnAlert, Outcome, Store
+from watcher.sources.read import Skipped
+from watcher.store.sqlite import COPY, DUPLICATE, NEW, UPDATED, OnAlert, Outcome, Store
 
 BATCH_SIZE = 500
 

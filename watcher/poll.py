@@ -20,17 +20,17 @@ from urllib.parse import urlsplit
 import httpx
 
 from watcher.config import Config
-from watcher.deliver import Dispatcher, enqueue_alerts
+from watcher.delivery.deliver import Dispatcher, enqueue_alerts
+from watcher.delivery.outbox import Outbox, iso
 from watcher.errors import FetchError, ReadError
-from watcher.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
-from watcher.fetch import FetchResult, fetch, make_client
-from watcher.item import Item
-from watcher.outbox import Outbox, iso
+from watcher.items.model import Item
 from watcher.pipeline import Pipeline, Stats
-from watcher.read import Skipped, read_paths
 from watcher.rules.engine import Engine
-from watcher.sandbox import ParsePool
-from watcher.store import PENDING, SUPPRESSED, Store
+from watcher.sources.fetch import FetchResult, fetch, make_client
+from watcher.sources.read import Skipped, read_paths
+from watcher.sources.sandbox import ParsePool
+from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
+from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 
 log = logging.getLogger(__name__)
 

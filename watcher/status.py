@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from watcher.feeds import FeedState, all_feeds
-from watcher.store import Store
+from watcher.store.feeds import FeedState, all_feeds
+from watcher.store.sqlite import Store
 
 
 @dataclass

@@ -10,8 +10,8 @@ import click
 
 from watcher import __version__
 from watcher.config import Config, load_config
+from watcher.daemon.logs import setup_logging
 from watcher.errors import ConfigError, ProblemsError, RuleError, WatcherError
-from watcher.logs import setup_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

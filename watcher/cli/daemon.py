@@ -11,8 +11,8 @@ import click
 
 from watcher.backfill import open_store
 from watcher.cli import _config, config_option, main
-from watcher.daemon import run_daemon
-from watcher.logs import setup_logging
+from watcher.daemon.logs import setup_logging
+from watcher.daemon.runner import run_daemon
 from watcher.status import read_status, status_lines
 
 

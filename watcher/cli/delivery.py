@@ -11,12 +11,12 @@ import click
 from watcher.backfill import open_store
 from watcher.cli import _config, config_option, main
 from watcher.config import Config
-from watcher.deliver import Dispatcher, send_test_messages, utcnow
-from watcher.notify import Notifier, target_key
-from watcher.outbox import Outbox, deliveries
+from watcher.delivery.deliver import Dispatcher, send_test_messages, utcnow
+from watcher.delivery.notify import Notifier, target_key
+from watcher.delivery.outbox import Outbox, deliveries
 from watcher.rules.load import load_rules
 from watcher.rules.model import Rule
-from watcher.search import list_alerts
+from watcher.store.search import list_alerts
 
 
 @main.group()

@@ -12,12 +12,12 @@ import click
 from watcher.backfill import BackfillOptions, backfill, open_store, summary
 from watcher.cli import _config, _count, config_option, main
 from watcher.pipeline import Stats
-from watcher.read import Skipped, read_paths
-from watcher.read.documents import parse_date
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.rules.report import check_examples, item_label, match_line, match_record
-from watcher.search import search_items
+from watcher.sources.documents import parse_date
+from watcher.sources.read import Skipped, read_paths
+from watcher.store.search import search_items
 
 
 @main.command()

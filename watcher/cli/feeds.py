@@ -10,10 +10,10 @@ import click
 
 from watcher.backfill import load_engine, open_store
 from watcher.cli import _config, config_option, main
-from watcher.durations import parse_duration
-from watcher.feeds import add_feed, all_feeds, export_opml, import_opml, remove_feed, sync
+from watcher.config.durations import parse_duration
 from watcher.poll import poll_once
-from watcher.sandbox import ParsePool
+from watcher.sources.sandbox import ParsePool
+from watcher.store.feeds import add_feed, all_feeds, export_opml, import_opml, remove_feed, sync
 
 
 @main.command("poll")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Target
 from watcher.config.validate import Validator
+from watcher.config.yamlfile import load_yaml
 from watcher.errors import ConfigError, Problem
-from watcher.yamlfile import load_yaml
 
 __all__ = [
     "Config",

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from watcher.config.durations import parse_duration
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Target
-from watcher.durations import parse_duration
-from watcher.message import Template, template_error
-from watcher.yamlfile import KeyPath, Located, format_path
+from watcher.config.yamlfile import KeyPath, Located, format_path
+from watcher.delivery.message import Template, template_error
 
 _VAR = re.compile(r"\$\{(credential:[A-Za-z0-9_.-]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -6,7 +6,8 @@ from typing import Any
 
 import re2
 
-from watcher.normalize import normalize_term
+from watcher.config.yamlfile import KeyPath, Located
+from watcher.items.normalize import normalize_term
 from watcher.rules.model import (
     POSITIONAL,
     All,
@@ -20,7 +21,6 @@ from watcher.rules.model import (
     Sentence,
     Term,
 )
-from watcher.yamlfile import KeyPath, Located
 
 _OPERATORS = ("term", "entity", "regex", "all", "any", "none", "at_least", "near", "sentence")
 _CONDITION_KEYS = {*_OPERATORS, "case_sensitive", "of", "within"}

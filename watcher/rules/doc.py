@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any, NamedTuple
 
-from watcher.item import TEXT_FIELDS
+from watcher.items.model import TEXT_FIELDS
 from watcher.rules.nodes import Occ, RegexNode
 from watcher.rules.scan import Found
 from watcher.rules.sentences import sentence_starts

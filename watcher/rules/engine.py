@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from watcher.item import TEXT_FIELDS, Item
-from watcher.normalize import NormText, normalize_term
+from watcher.items.model import TEXT_FIELDS, Item
+from watcher.items.normalize import NormText, normalize_term
 from watcher.rules.conditions import compile_regex
 from watcher.rules.doc import Doc, Evidence
 from watcher.rules.literal import required_literal

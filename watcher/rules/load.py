@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from watcher.durations import parse_duration
+from watcher.config.durations import parse_duration
+from watcher.config.yamlfile import KeyPath, Located, load_yaml
+from watcher.delivery.message import Template, template_error
 from watcher.errors import Problem
-from watcher.item import TEXT_FIELDS
-from watcher.message import Template, template_error
+from watcher.items.model import TEXT_FIELDS
 from watcher.rules.conditions import ConditionParser
 from watcher.rules.model import (
     SEVERITIES,
@@ -25,7 +26,6 @@ from watcher.rules.model import (
     Rule,
     RuleSet,
 )
-from watcher.yamlfile import KeyPath, Located, load_yaml
 
 _ID = re.compile(r"^[a-z0-9_-]+$")
 _ENTITY_NAME = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from watcher.delivery.message import Template
 from watcher.errors import Problem
-from watcher.message import Template
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 

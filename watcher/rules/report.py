@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from watcher.item import Item
+from watcher.items.model import Item
 from watcher.rules.engine import Engine, Match
 from watcher.rules.model import RuleSet
 

@@ -24,7 +24,7 @@ from typing import Any
 import ahocorasick
 
 from watcher.errors import WatcherError
-from watcher.normalize import NormText, is_word_char
+from watcher.items.normalize import NormText, is_word_char
 
 log = logging.getLogger(__name__)
 

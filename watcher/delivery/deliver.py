@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watcher.config import Config
-from watcher.message import Renderer
-from watcher.notify import Notifier, target_key
-from watcher.outbox import Outbox, Schedule, decode_evidence
+from watcher.delivery.message import Renderer
+from watcher.delivery.notify import Notifier, target_key
+from watcher.delivery.outbox import Outbox, Schedule, decode_evidence
 from watcher.rules.engine import Match
 from watcher.rules.model import Rule
-from watcher.store import OnAlert, Store, now_iso
+from watcher.store.sqlite import OnAlert, Store, now_iso
 
 log = logging.getLogger(__name__)
 

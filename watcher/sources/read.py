@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from watcher.decode import looks_binary
 from watcher.errors import ReadError
-from watcher.item import Item
-from watcher.read.documents import READERS
+from watcher.items.model import Item
+from watcher.sources.decode import looks_binary
+from watcher.sources.documents import READERS
 
 log = logging.getLogger(__name__)
 

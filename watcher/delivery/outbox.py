@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watcher.config import Target
-from watcher.notify import target_key
+from watcher.delivery.notify import target_key
 from watcher.rules.engine import Match
-from watcher.store import Store
+from watcher.store.sqlite import Store
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 LEASE = timedelta(minutes=5)

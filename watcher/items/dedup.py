@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from watcher.item import Item
+from watcher.items.model import Item
 
 _TRACKING_PREFIXES = ("utm_", "mtm_", "pk_")
 _TRACKING = frozenset(

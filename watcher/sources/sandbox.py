@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from watcher.errors import ReadError
-from watcher.item import Item
+from watcher.items.model import Item
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_DEADLINE = 20.0
@@ -26,7 +26,7 @@ def _limit_memory(limit: int) -> None:
 
 
 def _parse(data: bytes, source: str, url: str, headers: Mapping[str, str]) -> list[Item]:
-    from watcher.parse import parse_body
+    from watcher.sources.parse import parse_body
 
     return parse_body(data, source=source, url=url, headers=headers)
 

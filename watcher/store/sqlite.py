@@ -19,11 +19,11 @@ from typing import Any
 
 import sqlite_utils
 
-from watcher.dedup import MIN_COPY_TEXT, item_key, normalized_text, text_hash
 from watcher.errors import StoreError
-from watcher.item import Item
-from watcher.migrations import APPLICATION_ID, migrations
+from watcher.items.dedup import MIN_COPY_TEXT, item_key, normalized_text, text_hash
+from watcher.items.model import Item
 from watcher.rules.engine import Match
+from watcher.store.migrations import APPLICATION_ID, migrations
 
 BUSY_TIMEOUT_MS = 30_000
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from watcher.config import Config
 from watcher.errors import ConfigError, Problem, WatcherError
-from watcher.parse import defuse
-from watcher.store import Store, now_iso
+from watcher.sources.parse import defuse
+from watcher.store.sqlite import Store, now_iso
 
 CONFIG, CLI, OPML = "config", "cli", "opml"
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
-from watcher.decode import decode_text, html_charset
 from watcher.errors import ReadError
-from watcher.item import Item
-from watcher.markup import html_to_text
-from watcher.parse import feed_items
+from watcher.items.model import Item
+from watcher.sources.decode import decode_text, html_charset
+from watcher.sources.markup import html_to_text
+from watcher.sources.parse import feed_items
 
 _TITLE_MAX = 200
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")

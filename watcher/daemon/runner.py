@@ -24,16 +24,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import Config, load_config
-from watcher.deliver import Dispatcher
+from watcher.daemon.health import HealthServer, Metrics
+from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
+from watcher.delivery.deliver import Dispatcher
 from watcher.errors import ConfigError, WatcherError
-from watcher.feeds import FeedState, all_feeds, get_feed, sync
-from watcher.health import HealthServer, Metrics
 from watcher.poll import Poller
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules, rule_files
-from watcher.sandbox import ParsePool
-from watcher.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
-from watcher.store import Store
+from watcher.sources.sandbox import ParsePool
+from watcher.store.feeds import FeedState, all_feeds, get_feed, sync
+from watcher.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from watcher.errors import WatcherError
-from watcher.store import Store
+from watcher.store.sqlite import Store
 
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from watcher.notify import quiet_third_party_loggers
+from watcher.delivery.notify import quiet_third_party_loggers
 
 
 class JsonFormatter(logging.Formatter):

@@ -20,10 +20,10 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from watcher.decode import wide_encoding
 from watcher.errors import ReadError
-from watcher.item import Item
-from watcher.markup import html_to_text
+from watcher.items.model import Item
+from watcher.sources.decode import wide_encoding
+from watcher.sources.markup import html_to_text
 
 _QUOTED = rb"""(?:"[^"]*"|'[^']*')"""
 _ENTITY_DECL = re.compile(rb"<!ENTITY(?:[^>\"']|" + _QUOTED + rb")*>", re.IGNORECASE)
@@ -73,7 +73,7 @@ def parse_body(
     data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None, name: str = ""
 ) -> list[Item]:
     """A fetched body's items: JSON Feed by its content type or first character, else RSS/Atom/RDF."""
-    from watcher.read.documents import is_json_feed, json_feed_items
+    from watcher.sources.documents import is_json_feed, json_feed_items
 
     kind = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type", "").split(";")[0].strip().lower()
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")

@@ -1,0 +1,6 @@
+"""The rule language: YAML rule files (load, conditions, model), the compiled matching engine (engine, scan,
+prefilter, nodes, doc, literal, sentences) and its reports (report).
+
+Rules may import `watcher.items`, `watcher.config` and `watcher.errors`; never the store, delivery, sources,
+the orchestration, the daemon or the CLI.
+"""
