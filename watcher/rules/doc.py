@@ -6,11 +6,12 @@ from bisect import bisect_right
 from typing import Any, NamedTuple
 
 from watcher.items.model import TEXT_FIELDS
-from watcher.rules.nodes import Occ, RegexNode
 from watcher.rules.scan import Found
 from watcher.rules.sentences import sentence_starts
 
 SNIPPET_CONTEXT = 60
+# An occurrence: (field index, start, end) in the field's normalized cased text.
+Occ = tuple[int, int, int]
 
 
 class Evidence(NamedTuple):
@@ -59,17 +60,17 @@ class Doc:
             starts = self._sentences[occ[0]] = sentence_starts(self.fields[occ[0]].cased)
         return bisect_right(starts, occ[1]) - 1
 
-    def regex_occurrences(self, node: RegexNode) -> list[Occ]:
+    def regex_occurrences(self, key: int, regex: Any) -> list[Occ]:
+        """Where `regex` (an RE2 pattern) matches, in the fields in the mask; cached per document under `key`."""
         out: list[Occ] = []
         for f, text in enumerate(self.fields):
             if self.mask is not None and f not in self.mask:
                 continue
-            key = (id(node), f)
-            occs = self._regex_cache.get(key)
+            occs = self._regex_cache.get((key, f))
             if occs is None:
                 body = text.cased[1:-1]
-                occs = [(f, m.start() + 1, m.end() + 1) for m in node.regex.finditer(body) if m.end() > m.start()]
-                self._regex_cache[key] = occs
+                occs = [(f, m.start() + 1, m.end() + 1) for m in regex.finditer(body) if m.end() > m.start()]
+                self._regex_cache[(key, f)] = occs
             out.extend(occs)
         return out
 

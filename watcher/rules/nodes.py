@@ -8,12 +8,10 @@ was seen.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from watcher.rules.doc import Doc
+from watcher.rules.doc import Doc, Occ
 
-Occ = tuple[int, int, int]
 KeySet = frozenset[int]
 # "At least n of these key sets are met" (one of the keys of each occurred): what a node needs to hold.
 Need = tuple[int, tuple[KeySet, ...]]
@@ -124,7 +122,7 @@ class RegexNode(LeafNode):
     def occurrences(self, doc: Doc) -> list[Occ]:
         if self.literal is not None and self.literal not in doc.literals:
             return _NO_OCCS
-        return doc.regex_occurrences(self)
+        return doc.regex_occurrences(id(self), self.regex)
 
     def keyset(self, cost: Cost) -> KeySet | None:
         return None if self.literal is None else frozenset((self.literal * 2 + 1,))
