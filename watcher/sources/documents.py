@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import yaml
 from watcher.errors import ReadError
 from watcher.items.model import Item
 from watcher.sources.decode import decode_text, html_charset
+from watcher.sources.jsonfeed import as_text, is_json_feed, json_feed_items, parse_date
 from watcher.sources.markup import html_to_text
 from watcher.sources.parse import feed_items
 
@@ -98,52 +97,11 @@ def read_feed(path: Path, data: bytes, source: str) -> list[Item]:
     return items
 
 
-def is_json_feed(doc: Any) -> bool:
-    return isinstance(doc, dict) and str(doc.get("version", "")).startswith("https://jsonfeed.org/version/")
-
-
-def json_feed_items(doc: dict[str, Any], source: str, name: str, path: str | None = None) -> list[Item]:
-    """The items of a JSON Feed document; entries without id fall back to url, then a content hash."""
-    entries = doc.get("items")
-    if not isinstance(entries, list):
-        raise ReadError(f"{name}: JSON Feed without an items list")
-    items: list[Item] = []
-    seen: set[str] = set()
-    for entry in entries:
-        if isinstance(entry, dict):
-            item = _json_feed_item(entry, source, path)
-            if item.guid not in seen:
-                seen.add(item.guid or "")
-                items.append(item)
-    return items
-
-
-def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Item:
-    content = _str(entry.get("content_text"))
-    if not content and entry.get("content_html"):
-        content = html_to_text(_str(entry.get("content_html")))[1]
-    authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
-    names = [a.get("name", "") for a in authors if isinstance(a, dict) and a.get("name")]
-    link = _str(entry.get("url")) or None
-    guid = _str(entry.get("id")) or link or _hash_guid(_str(entry.get("title")), content)
-    return Item(
-        source=source,
-        guid=guid,
-        link=link,
-        title=_str(entry.get("title")),
-        summary=_str(entry.get("summary")),
-        content=content,
-        published=parse_date(entry.get("date_published") or entry.get("date_modified")),
-        author=", ".join(str(n) for n in names),
-        path=path,
-    )
-
-
 def _plain_item(obj: dict[str, Any], source: str, path: Path) -> Item:
-    item = Item(source=source, title=_str(obj.get("title")), path=str(path))
+    item = Item(source=source, title=as_text(obj.get("title")), path=str(path))
     content = obj.get("content") or obj.get("text") or obj.get("body") or ""
-    item.content = _str(content)
-    item.summary = _str(obj.get("summary") or obj.get("description"))
+    item.content = as_text(content)
+    item.summary = as_text(obj.get("summary") or obj.get("description"))
     _apply_meta(item, obj)
     return item
 
@@ -151,43 +109,15 @@ def _plain_item(obj: dict[str, Any], source: str, path: Path) -> Item:
 def _apply_meta(item: Item, meta: dict[str, Any]) -> None:
     link = meta.get("link") or meta.get("url")
     if link:
-        item.link = _str(link)
+        item.link = as_text(link)
     guid = meta.get("guid") or meta.get("id")
     if guid:
-        item.guid = _str(guid)
+        item.guid = as_text(guid)
     published = meta.get("published") or meta.get("date")
     if published:
         item.published = parse_date(published)
     if meta.get("author"):
-        item.author = _str(meta["author"])
-
-
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
-
-
-def _hash_guid(title: str, content: str) -> str:
-    return "sha256:" + hashlib.sha256(f"{title}\x00{content}".encode()).hexdigest()[:32]
-
-
-def parse_date(value: Any) -> datetime | None:
-    """An ISO 8601 date or datetime (str, date or datetime) in UTC; naive values are taken as UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif hasattr(value, "isoformat") and hasattr(value, "year"):
-        parsed = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    elif isinstance(value, str) and value.strip():
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        item.author = as_text(meta["author"])
 
 
 READERS: dict[str, Reader] = {

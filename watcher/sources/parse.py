@@ -23,6 +23,7 @@ import feedparser
 from watcher.errors import ReadError
 from watcher.items.model import Item
 from watcher.sources.decode import wide_encoding
+from watcher.sources.jsonfeed import is_json_feed, json_feed_items
 from watcher.sources.markup import html_to_text
 
 _QUOTED = rb"""(?:"[^"]*"|'[^']*')"""
@@ -73,8 +74,6 @@ def parse_body(
     data: bytes, *, source: str, url: str = "", headers: Mapping[str, str] | None = None, name: str = ""
 ) -> list[Item]:
     """A fetched body's items: JSON Feed by its content type or first character, else RSS/Atom/RDF."""
-    from watcher.sources.documents import is_json_feed, json_feed_items
-
     kind = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type", "").split(";")[0].strip().lower()
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if "json" in kind or stripped[:1] in (b"{", b"["):
