@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watcher.delivery.message import Template
+from watcher.config.template import Template
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import Any
 
 from watcher.config.durations import parse_duration
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Target
+from watcher.config.template import Template, template_error
 from watcher.config.yamlfile import KeyPath, Located, format_path
-from watcher.delivery.message import Template, template_error
 
 _VAR = re.compile(r"\$\{(credential:[A-Za-z0-9_.-]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

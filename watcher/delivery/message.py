@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, Undefined
+from jinja2 import Undefined
 from jinja2.sandbox import SandboxedEnvironment
+
+from watcher.config.template import Template
 
 TITLE_MAX = 200
 BODY_MAX = 6000
@@ -40,23 +41,6 @@ And {{ others | length }} more {{ "alert" if others | length == 1 else "alerts" 
 {% endfor %}{% if more %}- ... and {{ more }} more
 {% endif %}{% endif %}
 Alert id: {{ key }}"""
-
-
-@dataclass(frozen=True)
-class Template:
-    """Jinja2 templates (sandboxed) for a notification's title and body; None keeps the default."""
-
-    title: str | None = None
-    body: str | None = None
-
-
-def template_error(text: str) -> str | None:
-    """Why a template cannot be compiled, or None."""
-    try:
-        SandboxedEnvironment().parse(text)
-    except TemplateSyntaxError as e:
-        return f"template syntax error: {e.message}"
-    return None
 
 
 def clean_text(text: str, limit: int | None = None) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config.durations import parse_duration
+from watcher.config.template import Template, template_error
 from watcher.config.yamlfile import KeyPath, Located, load_yaml
-from watcher.delivery.message import Template, template_error
 from watcher.errors import Problem
 from watcher.items.model import TEXT_FIELDS
 from watcher.rules.conditions import ConditionParser

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from watcher.delivery.message import Template
+from watcher.config.template import Template
 from watcher.errors import Problem
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
