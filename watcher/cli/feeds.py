@@ -12,8 +12,9 @@ from watcher.backfill import load_engine, open_store
 from watcher.cli import _config, config_option, main
 from watcher.config.durations import parse_duration
 from watcher.poll import poll_once
+from watcher.sources.opml import read_opml, write_opml
 from watcher.sources.sandbox import ParsePool
-from watcher.store.feeds import add_feed, all_feeds, export_opml, import_opml, remove_feed, sync
+from watcher.store.feeds import add_feed, all_feeds, remove_feed, subscribe_all, sync
 
 
 @main.command("poll")
@@ -94,7 +95,7 @@ def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
     """Subscribe to every feed of an OPML file."""
     seconds = _interval(interval)
     with open_store(_config(config_path)) as store:
-        added, skipped = import_opml(store, opml, seconds)
+        added, skipped = subscribe_all(store, read_opml(opml), seconds)
     for reason in skipped:
         click.echo(f"skipped: {reason}")
     click.echo(f"imported {len(added)} feeds")
@@ -107,7 +108,7 @@ def feeds_export(config_path: Path | None) -> None:
     config = _config(config_path)
     with open_store(config) as store:
         sync(store, config)
-        click.echo(export_opml(all_feeds(store)), nl=False)
+        click.echo(write_opml((s.name, s.fetch_url) for s in all_feeds(store, kind="feed")), nl=False)
 
 
 def _interval(text: str) -> float:

@@ -7,15 +7,12 @@ from it when removed from the file. Feeds added with `watcher feeds add` or `imp
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - only used to write OPML; reading goes through defusedxml-like checks
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from watcher.config import Config
-from watcher.errors import ConfigError, Problem, WatcherError
-from watcher.sources.parse import defuse
+from watcher.errors import WatcherError
 from watcher.store.sqlite import Store, now_iso
 
 CONFIG, CLI, OPML = "config", "cli", "opml"
@@ -145,28 +142,13 @@ def remove_feed(store: Store, name: str) -> None:
         conn.execute("DELETE FROM feeds WHERE name = ?", (name,))
 
 
-def read_opml(path: Path) -> list[tuple[str, str | None]]:
-    """(url, title) of every outline with an xmlUrl; DOCTYPE and entities are stripped before parsing."""
-    try:
-        data = defuse(path.read_bytes())
-        root = ET.fromstring(data)  # noqa: S314 - defused above: no DOCTYPE, no entity declarations
-    except OSError as e:
-        raise WatcherError(f"{path}: cannot read: {e.strerror}") from None
-    except ET.ParseError as e:
-        raise ConfigError([Problem(str(path), e.position[0], "", f"invalid OPML: {e}")]) from None
-    out = []
-    for outline in root.iter("outline"):
-        url = outline.get("xmlUrl")
-        if url:
-            out.append((url.strip(), outline.get("title") or outline.get("text")))
-    return out
-
-
-def import_opml(store: Store, path: Path, interval: float) -> tuple[list[str], list[str]]:
-    """Subscribe to every feed of an OPML file; (added names, skipped reasons)."""
+def subscribe_all(
+    store: Store, entries: Iterable[tuple[str, str | None]], interval: float
+) -> tuple[list[str], list[str]]:
+    """Subscribe to every (url, title) not yet subscribed, as from an OPML file; (added names, skipped reasons)."""
     known = {s.fetch_url for s in all_feeds(store)} | {s.url for s in all_feeds(store)}
     added, skipped = [], []
-    for url, title in read_opml(path):
+    for url, title in entries:
         if url in known:
             skipped.append(f"{url}: already subscribed")
             continue
@@ -180,15 +162,3 @@ def import_opml(store: Store, path: Path, interval: float) -> tuple[list[str], l
                 skipped.append(str(e))
         known.add(url)
     return added, skipped
-
-
-def export_opml(states: Sequence[FeedState]) -> str:
-    root = ET.Element("opml", version="2.0")
-    head = ET.SubElement(root, "head")
-    ET.SubElement(head, "title").text = "watcher feeds"
-    body = ET.SubElement(root, "body")
-    for state in states:
-        if state.kind == "feed":
-            ET.SubElement(body, "outline", type="rss", text=state.name, title=state.name, xmlUrl=state.fetch_url)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
