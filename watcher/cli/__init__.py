@@ -1,4 +1,7 @@
-"""The command line: click wiring over the library, nothing else. Commands live beside this module."""
+"""The command line: click wiring over the library, nothing else. Commands live beside this module.
+
+The top of the flow: the CLI may import every stage and the orchestration; nothing imports the CLI.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Found by --config, then $WATCHER_CONFIG, then ./watcher.yaml; with none, the def
 ./watcher.db, rules ./rules, seed directory ./seeds. Relative paths are relative to the config file.
 `${VAR}` (or `${VAR:-default}`) in a text value is replaced from the environment, and `${credential:NAME}`
 from systemd's credentials ($CREDENTIALS_DIRECTORY/NAME), so secrets stay out of the file.
+
+Configuration is the base every stage stands on: the model, its validation, the YAML loader with located
+errors (yamlfile), durations and the message Template value. It may import only `watcher.errors`.
 """
 
 from __future__ import annotations
