@@ -21,6 +21,7 @@ from watcher.pipeline import Pipeline, Stats
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.sources.read import read_paths
+from watcher.sources.sandbox import ParsePool
 from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 
 
@@ -53,7 +54,7 @@ class BackfillResult:
 def backfill(
     config: Config, options: BackfillOptions, progress: Callable[[Stats], None] | None = None
 ) -> BackfillResult:
-    """Read, deduplicate, store and evaluate every document under the paths; with notify, deliver."""
+    """Read (in the sandboxed workers), deduplicate, store and evaluate every document; with notify, deliver."""
     engine = load_engine(config)
     with open_store(config, dry_run=options.dry_run) as store:
         sending = options.notify and not options.dry_run
@@ -61,7 +62,9 @@ def backfill(
         pipeline = Pipeline(store, engine, on_alert=on_alert)
         keep = _since_filter(options.since) if options.since else None
         state = PENDING if options.notify else SUPPRESSED
-        stats = pipeline.ingest(read_paths(options.paths), alert_state=state, keep=keep, progress=progress)
+        with ParsePool() as parse_pool:
+            documents = read_paths(options.paths, reader=parse_pool.read, ahead=parse_pool.workers)
+            stats = pipeline.ingest(documents, alert_state=state, keep=keep, progress=progress)
         delivery = None
         if sending:
             rules = {r.id: r for r in engine.ruleset.rules}

@@ -26,12 +26,6 @@ from watcher.sources.decode import wide_encoding
 from watcher.sources.jsonfeed import is_json_feed, json_feed_items
 from watcher.sources.markup import html_to_text
 
-_QUOTED = rb"""(?:"[^"]*"|'[^']*')"""
-_ENTITY_DECL = re.compile(rb"<!ENTITY(?:[^>\"']|" + _QUOTED + rb")*>", re.IGNORECASE)
-_DOCTYPE = re.compile(
-    rb"<!DOCTYPE(?:[^>\[\"']|" + _QUOTED + rb")*(?:\[(?:[^\]\"']|" + _QUOTED + rb")*\]\s*)?>",
-    re.IGNORECASE,
-)
 _XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
 
 
@@ -43,8 +37,62 @@ def defuse(data: bytes) -> bytes:
         data = _XML_ENCODING.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
     if b"<!" not in data:
         return data
-    data = _ENTITY_DECL.sub(b"", data)
-    return _DOCTYPE.sub(b"", data)
+    return strip_declarations(data)
+
+
+# What ends a declaration, opens a quoted literal or an internal subset: found by C code, never backtracked.
+_DECLARATION_STOPS = re.compile(rb"[>\"'\[]")
+_SUBSET_STOPS = re.compile(rb"[\]\"']")
+_SKIPPED = {b"--": b"-->", b"[C": b"]]>"}
+
+
+def strip_declarations(data: bytes) -> bytes:
+    """Remove every <!DOCTYPE ...> (with its [internal subset]) and <!ENTITY ...> in one linear pass.
+
+    Quoted literals may hold '>' and ']'. An unterminated declaration runs to the end of the data: what
+    follows it would be part of it for an XML parser too.
+    """
+    out: list[bytes] = []
+    pos = 0
+    while True:
+        start = data.find(b"<!", pos)
+        if start < 0:
+            out.append(data[pos:])
+            return b"".join(out)
+        word = data[start + 2 : start + 9].upper()
+        if not (word.startswith(b"DOCTYPE") or word.startswith(b"ENTITY")):
+            # Comments and CDATA sections are text: a "<!DOCTYPE" inside one is not a declaration.
+            close = _SKIPPED.get(data[start + 2 : start + 4], b"")
+            end = data.find(close, start + 2) + len(close) if close else start + 2
+            end = len(data) if end < len(close) else end
+            out.append(data[pos:end])
+            pos = end
+            continue
+        out.append(data[pos:start])
+        pos = _declaration_end(data, start + 2)
+
+
+def _declaration_end(data: bytes, pos: int) -> int:
+    """The index just past the '>' that closes the declaration whose body starts at `pos`."""
+    stops = _DECLARATION_STOPS
+    while True:
+        m = stops.search(data, pos)
+        if m is None:
+            return len(data)
+        char = m.group()
+        if char == b">" and stops is _DECLARATION_STOPS:
+            return m.end()
+        if char in (b'"', b"'"):
+            close = data.find(char, m.end())
+            if close < 0:
+                return len(data)
+            pos = close + 1
+        elif char == b"[":
+            stops, pos = _SUBSET_STOPS, m.end()
+        elif char == b"]":
+            stops, pos = _DECLARATION_STOPS, m.end()
+        else:
+            pos = m.end()
 
 
 def parse_feed(

@@ -6,21 +6,25 @@ not a regular file, a symlink that leaves the directory, an unknown type.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from watcher.errors import ReadError
 from watcher.items.model import Item
 from watcher.sources.decode import looks_binary
-from watcher.sources.documents import READERS
+from watcher.sources.documents import READERS, read_document
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+DocumentReader = Callable[[Path, bytes, str], list[Item]]
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,38 @@ class Skipped:
 
 
 def read_paths(
-    paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES, source: str | None = None
+    paths: Iterable[str | Path],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    source: str | None = None,
+    reader: DocumentReader = read_document,
+    ahead: int = 0,
 ) -> Iterator[Item | Skipped]:
-    """Yield the items of every document under `paths`, and a Skipped for each file left out."""
+    """Yield the items of every document under `paths`, in a stable order, and a Skipped for each file left out.
+
+    `reader` turns a file's bytes into items: in-process by default, or `ParsePool.read` to parse untrusted
+    files in the sandboxed workers. With `ahead`, that many files are read and parsed concurrently.
+    """
+    files = _files(paths, source)
+    if ahead <= 0:
+        for found in files:
+            yield from [found] if isinstance(found, Skipped) else _load(*found, max_bytes, reader)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=ahead) as pool:
+        window: deque[concurrent.futures.Future[list[Item | Skipped]]] = deque()
+        for found in files:
+            if isinstance(found, Skipped):
+                window.append(concurrent.futures.Future())
+                window[-1].set_result([found])
+            else:
+                window.append(pool.submit(_load, *found, max_bytes, reader))
+            while len(window) > ahead * 2:
+                yield from window.popleft().result()
+        while window:
+            yield from window.popleft().result()
+
+
+def _files(paths: Iterable[str | Path], source: str | None) -> Iterator[tuple[Path, str] | Skipped]:
     for raw in paths:
         path = Path(raw)
         try:
@@ -43,13 +76,12 @@ def read_paths(
             yield _skip(path, f"cannot read: {e.strerror or e}")
             continue
         if stat.S_ISDIR(st.st_mode):
-            name = source or path.resolve().name or "documents"
-            yield from _walk(path, name, max_bytes)
+            yield from _walk(path, source or path.resolve().name or "documents")
         else:
-            yield from read_file(path, source or path.resolve().parent.name or "documents", max_bytes)
+            yield path, source or path.resolve().parent.name or "documents"
 
 
-def _walk(root: Path, source: str, max_bytes: int) -> Iterator[Item | Skipped]:
+def _walk(root: Path, source: str) -> Iterator[tuple[Path, str] | Skipped]:
     real_root = root.resolve()
     seen_dirs: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=None):
@@ -69,58 +101,44 @@ def _walk(root: Path, source: str, max_bytes: int) -> Iterator[Item | Skipped]:
             if path.is_symlink() and not _within(path.resolve(), real_root):
                 yield _skip(path, "symlink leaves the directory")
                 continue
-            yield from read_file(path, source, max_bytes)
+            yield path, source
 
 
 def _within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def read_file(path: Path, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item | Skipped]:
-    """Read one file into items, or yield why it was skipped."""
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        yield _skip(path, f"unknown file type {path.suffix or '(none)'}")
-        return
+def _load(path: Path, source: str, max_bytes: int, reader: DocumentReader) -> list[Item | Skipped]:
+    if path.suffix.lower() not in READERS:
+        return [_skip(path, f"unknown file type {path.suffix or '(none)'}")]
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
-        yield _skip(path, f"cannot read: {e.strerror or e}")
-        return
+        return [_skip(path, f"cannot read: {e.strerror or e}")]
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            yield _skip(path, "not a regular file")
-            return
+            return [_skip(path, "not a regular file")]
         if st.st_size == 0:
-            yield _skip(path, "empty file")
-            return
+            return [_skip(path, "empty file")]
         if st.st_size > max_bytes:
-            yield _skip(path, f"larger than {max_bytes} bytes")
-            return
+            return [_skip(path, f"larger than {max_bytes} bytes")]
         try:
             data = f.read(max_bytes + 1)
         except OSError as e:
-            yield _skip(path, f"cannot read: {e.strerror or e}")
-            return
+            return [_skip(path, f"cannot read: {e.strerror or e}")]
     if not data.strip():
-        yield _skip(path, "empty file")
-        return
+        return [_skip(path, "empty file")]
     if looks_binary(data):
-        yield _skip(path, "binary file")
-        return
+        return [_skip(path, "binary file")]
     try:
-        items = reader(path, data, source)
+        items: list[Item | Skipped] = list(reader(path, data, source))
     except ReadError as e:
-        yield _skip(path, str(e).removeprefix(f"{path}: "))
-        return
+        return [_skip(path, str(e).removeprefix(f"{path}: "))]
     except (ValueError, UnicodeError, RecursionError) as e:
-        yield _skip(path, f"cannot parse: {e}")
-        return
-    if not items:
-        yield _skip(path, "no items")
-    yield from items
+        return [_skip(path, f"cannot parse: {e}")]
+    return items or [_skip(path, "no items")]
 
 
 def _skip(path: Path, reason: str) -> Skipped:

@@ -1,83 +1,211 @@
-"""Parsing untrusted feed bodies in worker processes with a memory limit and a deadline.
+"""Parsing untrusted bytes (feed bodies and document files) in worker processes with a memory limit and a deadline.
 
-No single feed can hang or bloat the daemon: a worker that runs past the deadline is killed and replaced,
-and one that hits the address-space limit fails with MemoryError in its own process.
+No single input can hang or bloat the daemon: each call runs in a worker process of its own for its
+duration, and the deadline starts when that worker starts on it (time spent waiting for a free worker does
+not count). A worker that runs past the deadline is killed alone and replaced; one that hits its
+address-space limit fails with MemoryError in its own process. Every failure of an input, whatever raised it
+in the worker (RecursionError on a JSON document nested 100,000 deep, say), comes back as one ReadError
+naming it; the other inputs go on. Workers ignore SIGINT: Ctrl-C is the parent's to handle, and the parent
+shuts them down.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
+import logging
 import multiprocessing
 import resource
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from watcher.errors import ReadError
-from watcher.items.model import Item
+from watcher.items.model import TEXT_FIELDS, Item
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_DEADLINE = 20.0
+# An item's text fields are cut to this many characters each: a 50 MB entry costs the engine ~20x its size.
+DEFAULT_MAX_ITEM_CHARS = 1_000_000
+_JOIN_SECONDS = 2.0
 
 
-def _limit_memory(limit: int) -> None:
+def _serve(conn: Connection, memory_limit: int) -> None:
+    """A worker's loop: run each (function, args) sent, answer with ("ok", value) or (kind, message)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    new = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (new, hard))
+    resource.setrlimit(
+        resource.RLIMIT_AS, (memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard), hard)
+    )
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        function, args = task
+        try:
+            answer: tuple[str, Any] = ("ok", function(*args))
+        except MemoryError:
+            answer = ("memory", "")
+        except ReadError as e:
+            answer = ("error", str(e))
+        except RecursionError:
+            answer = ("error", "nested too deeply to parse")
+        except Exception as e:  # noqa: BLE001 - any failure of one input is that input's failure
+            answer = ("error", f"cannot parse: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+        try:
+            conn.send(answer)
+        except MemoryError:
+            conn.send(("memory", ""))
 
 
-def _parse(data: bytes, source: str, url: str, headers: Mapping[str, str]) -> list[Item]:
+def _parse_feed(
+    data: bytes, source: str, url: str, headers: Mapping[str, str], max_chars: int
+) -> tuple[list[Item], int]:
     from watcher.sources.parse import parse_body
 
-    return parse_body(data, source=source, url=url, headers=headers)
+    return _capped(parse_body(data, source=source, url=url, headers=headers), max_chars)
+
+
+def _read_document(path: Path, data: bytes, source: str, max_chars: int) -> tuple[list[Item], int]:
+    from watcher.sources.documents import read_document
+
+    return _capped(read_document(path, data, source), max_chars)
+
+
+def _capped(items: list[Item], max_chars: int) -> tuple[list[Item], int]:
+    """The items with each text field cut to `max_chars`, and how many items were cut."""
+    cut = 0
+    for item in items:
+        long = [name for name in TEXT_FIELDS if len(item.text(name)) > max_chars]
+        for name in long:
+            setattr(item, name, item.text(name)[:max_chars])
+        cut += bool(long)
+    return items, cut
+
+
+class _Worker:
+    def __init__(self, context: Any, memory_limit: int):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, memory_limit), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.process.kill()
+        self.process.join(_JOIN_SECONDS)
+        self.conn.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(_JOIN_SECONDS)
+        if self.process.is_alive():
+            self.kill()
+        self.conn.close()
 
 
 class ParsePool:
-    """A small pool of parser processes. Call `parse`; `close` when done."""
+    """A few parser processes, each serving one call at a time; `close` (or leave the `with`) when done.
+
+    Thread-safe: up to `workers` calls run at once, the others wait for a free worker.
+    """
 
     def __init__(
-        self, workers: int = 2, *, memory_limit: int = DEFAULT_MEMORY_LIMIT, deadline: float = DEFAULT_DEADLINE
+        self,
+        workers: int = 2,
+        *,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        deadline: float = DEFAULT_DEADLINE,
+        max_item_chars: int = DEFAULT_MAX_ITEM_CHARS,
     ):
         self.workers = workers
         self.memory_limit = memory_limit
         self.deadline = deadline
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-
-    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            # forkserver: workers start from a clean process, not a fork of a threaded daemon.
-            context = multiprocessing.get_context("forkserver")
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_limit_memory, initargs=(self.memory_limit,)
-            )
-        return self._pool
+        self.max_item_chars = max_item_chars
+        self._slots = threading.BoundedSemaphore(workers)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self._context: Any = None
+        self._closed = False
 
     def parse(self, data: bytes, *, source: str, url: str, headers: Mapping[str, str]) -> list[Item]:
         """Items of a feed body; ReadError when it is not a feed, too big to parse or too slow."""
-        future = self._executor().submit(_parse, data, source, url, dict(headers))
-        try:
-            return future.result(timeout=self.deadline)
-        except concurrent.futures.TimeoutError:
-            self._kill()
-            raise ReadError(f"{url}: parsing took longer than {self.deadline:g}s") from None
-        except MemoryError:
-            raise ReadError(f"{url}: parsing needed more than {self.memory_limit // 2**20} MB") from None
-        except concurrent.futures.process.BrokenProcessPool:
-            self._kill()
-            raise ReadError(f"{url}: the parser process died") from None
+        return self._call(url, _parse_feed, data, source, url, dict(headers), self.max_item_chars)
 
-    def _kill(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        processes: dict[Any, Any] = getattr(pool, "_processes", None) or {}
-        for process in list(processes.values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+    def read(self, path: Path, data: bytes, source: str) -> list[Item]:
+        """Items of a document file's bytes, read by its type; ReadError when it cannot be read."""
+        return self._call(str(path), _read_document, path, data, source, self.max_item_chars)
+
+    def _call(self, name: str, function: Callable[..., tuple[list[Item], int]], *args: Any) -> list[Item]:
+        with self._slots:
+            worker = self._take()
+            try:
+                worker.conn.send((function, args))
+                ready = worker.conn.poll(self.deadline)
+                answer = worker.conn.recv() if ready else None
+            except (EOFError, OSError):
+                self._discard(worker)
+                raise ReadError(f"{name}: the parser process died") from None
+            if answer is None:
+                self._discard(worker)
+                raise ReadError(f"{name}: parsing took longer than {self.deadline:g}s")
+            self._give_back(worker)
+        kind, value = answer
+        if kind == "ok":
+            items, cut = value
+            if cut:
+                log.warning("%s: %d items cut to %d characters a field", name, cut, self.max_item_chars)
+            return items  # type: ignore[no-any-return]
+        if kind == "memory":
+            raise ReadError(f"{name}: parsing needed more than {self.memory_limit // 2**20} MB")
+        message = str(value)
+        raise ReadError(message if message.startswith(name) else f"{name}: {message}")
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise ReadError("the parser pool is closed")
+            if self._idle:
+                return self._idle.pop()
+            if self._context is None:
+                # forkserver: workers start from a clean process, not a fork of a threaded daemon.
+                self._context = multiprocessing.get_context("forkserver")
+            worker = _Worker(self._context, self.memory_limit)
+            self._all.add(worker)
+            return worker
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._closed:
+                worker.stop()
+            else:
+                self._idle.append(worker)
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
 
     def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Stop every worker: idle ones at once, busy ones are killed."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            busy = self._all - set(idle)
+            self._all = set()
+        for worker in idle:
+            worker.stop()
+        for worker in busy:
+            worker.kill()
 
     def __enter__(self) -> ParsePool:
         return self
