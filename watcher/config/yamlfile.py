@@ -1,7 +1,10 @@
 """YAML with locations: every value's line by key path, duplicate keys caught, raw scalar text kept.
 
 Rule and config files are validated after loading, and every problem names file, line and key path. The
-C loader composes the node tree (fast enough for 10,000 rules); values are built from it here.
+C loader composes the node tree (fast enough for 10,000 rules); values are built from it here, within
+limits that untrusted YAML (a Markdown file's front matter, a rule file someone else wrote) cannot exceed:
+aliases may repeat at most MAX_ALIAS_NODES nodes in all (a 600-byte "billion laughs" would otherwise build
+gigabytes), an alias may not contain itself, and nesting stops at MAX_DEPTH levels.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 KeyPath = tuple[str | int, ...]
 
+MAX_ALIAS_NODES = 10_000
+MAX_DEPTH = 64
+
 
 def format_path(path: KeyPath) -> str:
     """('rules', 0, 'match') as 'rules[0].match'."""
@@ -39,6 +45,8 @@ class Located:
     lines: dict[KeyPath, int] = field(default_factory=dict)
     raw: dict[KeyPath, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Set when the document broke a limit meant for hostile input (alias bomb, self-reference, nesting).
+    refused: bool = False
 
     def line(self, path: KeyPath) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -88,20 +96,57 @@ def load_yaml_text(source: bytes | str, name: str) -> Located:
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         doc.problems.append(Problem(name, None, "", f"YAML error: {e}"))
         return doc
+    except RecursionError:
+        doc.problems.append(Problem(name, None, "", f"nested deeper than {MAX_DEPTH} levels"))
+        doc.refused = True
+        return doc
     if node is None:
         return doc
-    builder = _Builder(doc)
-    doc.value = builder.build(node, ())
+    try:
+        doc.value = _Builder(doc).build(node, ())
+    except _Refused as e:
+        doc.problem(e.path, e.message)
+        doc.refused = True
+        doc.value = None
     return doc
+
+
+class _Refused(Exception):
+    def __init__(self, path: KeyPath, message: str):
+        super().__init__(message)
+        self.path, self.message = path, message
 
 
 class _Builder:
     def __init__(self, doc: Located):
         self.doc = doc
         self.scalars = yaml.SafeLoader("")
+        self.built: set[int] = set()
+        self.repeated = 0
+        self.open: set[int] = set()
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.doc.lines[path] = node.start_mark.line + 1
+        if len(path) > MAX_DEPTH:
+            raise _Refused(path[:8], f"nested deeper than {MAX_DEPTH} levels")
+        key = id(node)
+        if key in self.built:
+            # An alias: its node is built again. Counted, so that aliases of aliases cannot explode.
+            self.repeated += 1
+            if self.repeated > MAX_ALIAS_NODES:
+                raise _Refused(path, f"YAML aliases repeat more than {MAX_ALIAS_NODES} nodes (an alias bomb?)")
+        self.built.add(key)
+        if not isinstance(node, yaml.ScalarNode):
+            if key in self.open:
+                raise _Refused(path, "a YAML alias refers to a node that contains it")
+            self.open.add(key)
+            try:
+                return self._collection(node, path)
+            finally:
+                self.open.discard(key)
+        return self._scalar(node, path)
+
+    def _collection(self, node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -120,8 +165,9 @@ class _Builder:
                 out[key] = self.build(value_node, (*path, key))
                 self.doc.lines[(*path, key)] = key_node.start_mark.line + 1
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+
+    def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
         if node.tag == "tag:yaml.org,2002:str":
             return node.value
         try:
