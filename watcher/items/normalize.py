@@ -16,32 +16,52 @@ import unicodedata
 from bisect import bisect_right
 from itertools import accumulate
 
-_CHARMAP = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u02bc": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u00ad": None,
-        "\u200b": None,
-        "\u200c": None,
-        "\u200d": None,
-        "\u2060": None,
-        "\ufeff": None,
-    }
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters with no visible trace
+# (soft hyphen, zero-width joiners, bidi controls, variation selectors, U+180E, the tag block) that would
+# otherwise split "North Korea" into pieces no rule sees. Dropped before matching.
+_IGNORABLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
 )
+_STRAIGHT = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u02bc": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+}
+_CHARMAP = str.maketrans({**_STRAIGHT, **{chr(c): None for low, high in _IGNORABLE for c in range(low, high + 1)}})
 # The characters _CHARMAP changes: replaced where they occur, rather than the whole text translated (slow
 # once the text is not ASCII).
-_SPECIAL = re.compile("[" + "".join(re.escape(chr(c)) for c in _CHARMAP) + "]")
+_SPECIAL = re.compile(
+    "["
+    + "".join(re.escape(c) for c in _STRAIGHT)
+    + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in _IGNORABLE)
+    + "]"
+)
 _WORD = re.compile(r"\S+")
 _SPACE = re.compile(" ")
 
@@ -55,10 +75,37 @@ def normalize_word(word: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", word).translate(_CHARMAP).split())
 
 
-def normalize_term(term: str, *, fold: bool = True) -> str:
+def normalize_term(term: str, *, fold: bool = True, confusables: Confusables | None = None) -> str:
     """Normalize a rule's term the same way as the text it is looked for in (no padding)."""
     cased = normalize_word(term)
-    return cased.casefold() if fold else cased
+    if not fold:
+        return cased
+    folded = cased.casefold()
+    return folded.translate(confusables) if confusables and not folded.isascii() else folded
+
+
+# A translation table from look-alike characters to the ASCII letter or digit they imitate.
+Confusables = dict[int, str]
+
+
+def confusable_table() -> Confusables:
+    """Unicode's confusables (via confusable-homoglyphs) reduced to one-character folds onto ASCII: Cyrillic
+    "о" and Greek "ο" become "o". One character for one, so offsets in the text do not move."""
+    import json
+    from importlib.resources import files
+
+    data = json.loads(files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8"))
+    table: Confusables = {}
+    for char, homoglyphs in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        targets = sorted(
+            {h["c"].casefold() for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()}
+        )
+        if targets:
+            # Letters before digits: a look-alike of "l" and "1" counts as "l".
+            table[ord(char)] = min(targets, key=lambda c: (c.isdigit(), c))
+    return table
 
 
 def is_word_char(ch: str) -> bool:
@@ -70,7 +117,7 @@ class NormText:
 
     __slots__ = ("original", "cased", "folded", "_segments", "_f2c", "_spaces", "_shift")
 
-    def __init__(self, original: str):
+    def __init__(self, original: str, confusables: Confusables | None = None):
         self.original = original
         # (cased start, original start, original end, normalized word or None when unchanged)
         self._segments: list[tuple[int, int, int, str | None]] | None = None
@@ -102,6 +149,8 @@ class NormText:
             f2c.append(len(self.cased))
             self.folded = "".join(pieces)
             self._f2c = f2c
+        if confusables and not self.folded.isascii():
+            self.folded = self.folded.translate(confusables)
 
     @property
     def folded_is_cased(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from watcher.items.model import TEXT_FIELDS, Item
-from watcher.items.normalize import NormText, normalize_term
+from watcher.items.normalize import NormText, confusable_table, normalize_term
 from watcher.rules.conditions import compile_regex
 from watcher.rules.doc import Doc, Evidence
 from watcher.rules.literal import required_literal
@@ -74,6 +74,7 @@ class Engine:
         """`fast`: scan with Hyperscan where it installs (None), always (True) or never (False)."""
         with collection_paused():
             self.ruleset = ruleset
+            self.confusables = confusable_table() if ruleset.match_confusables else None
             self._keys = Keys()
             self._terms: dict[Term, TermNode] = {}
             self._entities: dict[str, EntityNode] = {}
@@ -97,7 +98,7 @@ class Engine:
         # A term node holds no state: one for each term, however many rules use it.
         node = self._terms.get(term)
         if node is None:
-            kid = self._keys.add(normalize_term(term.text), word=True)
+            kid = self._keys.add(normalize_term(term.text, confusables=self.confusables), word=True)
             cased = normalize_term(term.text, fold=False) if term.case_sensitive else None
             node = self._terms[term] = TermNode(kid, cased, f'"{term.text}"')
         else:
@@ -154,7 +155,8 @@ class Engine:
 
     def scan(self, item: Item) -> Doc:
         """Normalize an item's text fields and find the keys in them."""
-        return Doc(self.scanner.scan([NormText(item.text(name)) for name in TEXT_FIELDS]))
+        confusables = self.confusables
+        return Doc(self.scanner.scan([NormText(item.text(name), confusables) for name in TEXT_FIELDS]))
 
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules whose needs the keys found in the document meet."""

@@ -122,6 +122,7 @@ def load_rule_docs(docs: Iterable[Located]) -> RuleSet:
         for name, (entity, _) in fp.entities.items():
             result.entities[name] = entity
         result.rules.extend(rule for rule, _ in fp.rules)
+        result.match_confusables = result.match_confusables or fp.match_confusables
     return result
 
 
@@ -132,6 +133,7 @@ class _FileParser:
         self.rules: list[tuple[Rule, KeyPath]] = []
         self.conditions = ConditionParser(doc)
         self.entity_refs = self.conditions.entity_refs
+        self.match_confusables = False
 
     def parse(self) -> None:
         value = self.doc.value
@@ -141,8 +143,13 @@ class _FileParser:
             self.doc.problem((), "a rule file is a mapping with 'entities:' and/or 'rules:'")
             return
         for key in value:
-            if key not in ("entities", "rules"):
-                self.doc.problem((key,), f"unknown key '{key}' (expected 'entities' or 'rules')")
+            if key not in ("entities", "rules", "match_confusables"):
+                self.doc.problem((key,), f"unknown key '{key}' (expected 'entities', 'rules' or 'match_confusables')")
+        if "match_confusables" in value:
+            if isinstance(value["match_confusables"], bool):
+                self.match_confusables = value["match_confusables"]
+            else:
+                self.doc.problem(("match_confusables",), "must be true or false")
         if "entities" in value:
             self._entities(value["entities"])
         if "rules" in value:

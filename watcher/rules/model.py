@@ -110,6 +110,8 @@ class RuleSet:
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     rejected_files: list[str] = field(default_factory=list)
+    # Fold look-alike characters (Cyrillic "о" for "o") before matching: set by any rule file.
+    match_confusables: bool = False
 
     @property
     def ok(self) -> bool:

@@ -162,6 +162,9 @@ class Found:
         self.words.update(kid for kid in candidates if next(self._words(kid, joined, mask), None) is not None)
 
 
+HYPERSCAN_MAX_KEYS = 20_000
+
+
 class Scanner:
     """The keys compiled once; `scan` finds them in an item's fields."""
 
@@ -169,7 +172,9 @@ class Scanner:
         """`fast`: True to require Hyperscan, False never to use it, None to use it where it installs."""
         self._keys = keys
         self._automaton: Any = None
-        self._hyperscan = _Hyperscan.build(keys) if fast is not False and keys.ids else None
+        # Past HYPERSCAN_MAX_KEYS, Hyperscan's compile (14.8 s for 50,000 aliases) costs more than its scan saves.
+        wanted = fast is True or (fast is None and len(keys.ids) <= HYPERSCAN_MAX_KEYS)
+        self._hyperscan = _Hyperscan.build(keys) if wanted and keys.ids else None
         if fast and self._hyperscan is None and keys.ids:
             raise WatcherError("the fast scanner needs Hyperscan: pip install 'watcher[fast]' (x86-64 only)")
         if self._hyperscan is None and keys.ids:
