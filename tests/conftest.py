@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 import textwrap
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,3 +59,31 @@ def hits(engine: Engine, text: str, **fields: str) -> list[str]:
     """Ids of the rules that match an item whose content is `text`."""
     item = Item(source=fields.pop("source", "test"), content=text, **fields)
     return [m.rule.id for m in engine.match(item)]
+
+
+@dataclass
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_mb: float
+
+
+def run_measured(args: list[str], *, timeout: float, env: dict[str, str] | None = None) -> Finished:
+    """Run a command to its end and measure its own peak memory (os.wait4: this child alone, not pytest's)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                raise AssertionError(f"{args} still running after {timeout}s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Finished(proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss / 1024)

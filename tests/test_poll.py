@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import gzip
 import re
-import resource
 import sqlite3
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import write
+from tests.conftest import run_measured, write
 from tests.feedserver import FeedServer, drip, endless, feed_server
 from tests.servers import receiver
 from watcher.backfill import load_engine
@@ -51,13 +49,14 @@ def setup(tmp_path: Path, feeds: list[tuple[str, str]], notify: str = "", extra:
     )
 
 
-def poll(cfg: Path) -> dict[str, object]:
+def poll(cfg: Path, *, force: bool = True) -> dict[str, object]:
+    """One poll --once; forced, since these tests poll a failing feed again at once."""
     config = load_config(cfg, env={})
     store = Store.open(config.database)
     try:
         sync(store, config)
         with ParsePool(deadline=10) as pool:
-            results = poll_once(config, store, load_engine(config), pool)
+            results = poll_once(config, store, load_engine(config), pool, force=force)
         return {r.name: r for r in results}
     finally:
         store.close()
@@ -285,23 +284,31 @@ def test_every_hostile_feed_together_within_deadlines_and_memory(tmp_path: Path)
     with feed_server() as srv:
         cfg = setup(tmp_path, hostile(srv))
         write(cfg, cfg.read_text().replace("timeout: 3s}", "timeout: 3s, max_bytes: 5000000}"))
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-m", "watcher", "poll", "--once", "--config", str(cfg)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        proc = run_measured([sys.executable, "-m", "watcher", "poll", "--once", "--config", str(cfg)], timeout=120)
         elapsed = time.monotonic() - started
-        peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        peak_mb = proc.peak_mb
     assert proc.returncode == 0, proc.stderr
     failed = set(re.findall(r"^failed: (\S+)", proc.stdout, re.M))
     assert failed == {"gone", "busy", "error", "html", "empty", "bomb", "endless", "drip", "loop"}, proc.stdout
     assert elapsed < 30
-    assert peak_mb < 300
+    # The poll process's own peak, its parse workers included (os.wait4), not pytest's: ~260 MB measured.
+    assert peak_mb < 400, peak_mb
     text = " ".join(str(r) for r in rows(cfg, "SELECT title, summary, content FROM items"))
     assert "root:" not in text and "BBBB" not in text
     assert len(text) < 100_000
     assert {r[0] for r in rows(cfg, "SELECT guid FROM items")} >= {"g", "urn:a:1", "j1", "l", "e", "x"}
+
+
+def test_poll_once_defers_a_feed_backing_off_until_forced(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        url = srv.static("/rss", b"busy", status=503, headers={"Retry-After": "3600"})
+        cfg = setup(tmp_path, [("news", url)])
+        assert poll(cfg, force=False)["news"].ok is False
+        hits = srv.hits["/rss"]
+        deferred = poll(cfg, force=False)["news"]
+        assert (deferred.status, srv.hits["/rss"]) == ("deferred", hits)
+        assert "backing off until" in deferred.error
+        srv.static("/rss", rss(("1", "one")))
+        forced = poll(cfg, force=True)["news"]
+        assert forced.ok and forced.status == "ok" and srv.hits["/rss"] == hits + 1

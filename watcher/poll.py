@@ -146,9 +146,20 @@ class Poller:
             return Fetched(state, result, items)
         except (FetchError, ReadError) as e:
             return Fetched(state, error=e)
+        except Exception as e:  # noqa: BLE001 - whatever one feed raises is that feed's failure, not the poll's
+            log.debug("feed %s: unexpected failure", state.name, exc_info=True)
+            return Fetched(state, error=FetchError(f"{url}: {type(e).__name__}: {_first_line(e)}"))
 
     def store_result(self, fetched: Fetched) -> PollResult:
-        """Store what a fetch brought, and the feed's new state (on the store's thread)."""
+        """Store what a fetch brought, and the feed's new state (on the store's thread); never raises for it."""
+        try:
+            return self._store(fetched)
+        except Exception as e:  # noqa: BLE001 - one feed's items must not stop the others being stored
+            log.debug("feed %s: storing failed", fetched.state.name, exc_info=True)
+            error = f"{fetched.state.fetch_url}: cannot store: {type(e).__name__}: {_first_line(e)}"
+            return self._failed(fetched.state, error, self.clock(), retry_after=None)
+
+    def _store(self, fetched: Fetched) -> PollResult:
         state, result = fetched.state, fetched.result
         now = self.clock()
         if fetched.error is not None:
@@ -273,7 +284,13 @@ class Poller:
     def poll_dir(self, state: FeedState) -> PollResult:
         """Read a seed directory: new and changed files go through the pipeline."""
         now = self.clock()
-        results = read_paths([state.url], source=state.name, max_bytes=self.config.http.max_bytes)
+        results = read_paths(
+            [state.url],
+            source=state.name,
+            max_bytes=self.config.http.max_bytes,
+            reader=self.parse_pool.read,
+            ahead=self.parse_pool.workers,
+        )
         stats, alert_ids = self._ingest(results, first=not state.polled)
         self._flood_guard(state, alert_ids, now)
         update_feed(
@@ -295,14 +312,34 @@ class Poller:
         self.client.close()
 
 
-def poll_once(config: Config, store: Store, engine: Engine, parse_pool: ParsePool) -> list[PollResult]:
-    """Poll every feed and seed directory once, store, evaluate and deliver."""
+def poll_once(
+    config: Config, store: Store, engine: Engine, parse_pool: ParsePool, *, force: bool = False
+) -> list[PollResult]:
+    """Poll every feed and seed directory once, store, evaluate and deliver.
+
+    A feed that is backing off (failures, or a Retry-After it was given) is left until its time, with a
+    "deferred" result, unless `force`.
+    """
     poller = Poller(config, store, engine, parse_pool=parse_pool)
     try:
-        states = all_feeds(store)
-        results = poller.poll_feeds(states)
+        now = iso(poller.clock())
+        states: list[FeedState] = []
+        deferred: list[FeedState] = []
+        for state in all_feeds(store):
+            backing_off = state.failures and state.next_poll_at and state.next_poll_at > now
+            (deferred if backing_off and not force else states).append(state)
+        results = [
+            PollResult(s.name, s.fetch_url, True, "deferred", error=f"backing off until {s.next_poll_at}")
+            for s in deferred
+        ]
+        results += poller.poll_feeds(states)
         results += [poller.poll_dir(s) for s in states if s.kind == "dir"]
         poller.deliver()
         return results
     finally:
         poller.close()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e)
+    return text.splitlines()[0][:300] if text else ""

@@ -13,7 +13,7 @@ import click
 
 from watcher import __version__
 from watcher.config import Config, load_config
-from watcher.daemon.logs import setup_logging
+from watcher.daemon.logs import printable, protect_secrets, setup_logging
 from watcher.errors import ConfigError, ProblemsError, RuleError, WatcherError
 
 
@@ -25,12 +25,18 @@ def main(verbose: bool) -> None:
     setup_logging(verbose=verbose)
 
 
+def say(message: str = "", *, err: bool = False) -> None:
+    """Print one line for a person: control characters from feeds and file names shown escaped, never run."""
+    click.echo(printable(message), err=err)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _config(path: Path | None) -> Config:
     config = load_config(path)
+    protect_secrets(config.secrets)
     for warning in config.warnings:
         logging.getLogger("watcher").warning(warning)
     return config
@@ -57,11 +63,11 @@ def config_check(config_path: Path | None) -> None:
         config = _config(config_path)
     except ConfigError as e:
         for problem in e.problems:
-            click.echo(str(problem))
-        click.echo(f"{_count(len(e.problems), 'problem')}")
+            say(str(problem))
+        say(f"{_count(len(e.problems), 'problem')}")
         sys.exit(1)
     source = config.path or "built-in defaults"
-    click.echo(
+    say(
         f"{source}: ok; database {config.database}, rules {config.rules}, {len(config.seeds)} seed directories, "
         f"{len(config.feeds)} feeds, {len(config.notify)} notify targets"
     )
@@ -81,12 +87,12 @@ def run() -> None:
         sys.exit(e.exit_code)
     except ProblemsError as e:
         for problem in e.problems:
-            click.echo(str(problem), err=True)
+            say(str(problem), err=True)
         what = "rules" if isinstance(e, RuleError) else "configuration"
-        click.echo(f"error: invalid {what} ({_count(len(e.problems), 'problem')})", err=True)
+        say(f"error: invalid {what} ({_count(len(e.problems), 'problem')})", err=True)
         sys.exit(2)
     except WatcherError as e:
-        click.echo(f"error: {e}", err=True)
+        say(f"error: {e}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import open_store
-from watcher.cli import _config, config_option, main
+from watcher.cli import _config, config_option, main, say
 from watcher.daemon.logs import setup_logging
 from watcher.daemon.runner import run_daemon
 from watcher.status import read_status, status_lines
@@ -49,4 +49,4 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     for line in status_lines(status):
-        click.echo(line)
+        say(line)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import open_store
-from watcher.cli import _config, config_option, main
+from watcher.cli import _config, config_option, main, say
 from watcher.config import Config
 from watcher.delivery.deliver import Dispatcher, send_test_messages, utcnow
 from watcher.delivery.notify import Notifier, target_key
@@ -41,13 +41,13 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
                 continue
-            click.echo(
+            say(
                 f"{row['id']:>6}  {row['created_at']}  {row['rule']} [{row['severity']}] {row['state']}  "
                 f"{row['title']!r}  {row['link'] or row['path'] or ''}"
             )
             for d in row["deliveries"]:
                 error = f": {d['last_error']}" if d["last_error"] else ""
-                click.echo(f"          -> {d['target']}: {d['state']} ({d['attempts']} attempts){error}")
+                say(f"          -> {d['target']}: {d['state']} ({d['attempts']} attempts){error}")
 
 
 @alerts.command("resend")
@@ -62,8 +62,8 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
     config = _config(config_path)
     with open_store(config) as store:
         n = Outbox(config.notify).resend(store, alert_id, dead_only=dead_only, include_sent=all_targets, now=utcnow())
-        click.echo(f"{n} deliveries due again")
-        click.echo(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
+        say(f"{n} deliveries due again")
+        say(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
 
 
 @main.command("deliver")
@@ -73,7 +73,7 @@ def deliver_command(config_path: Path | None) -> None:
     config = _config(config_path)
     with open_store(config) as store:
         stats = Dispatcher(store, config, rules=_rules_by_id(config)).drain()
-    click.echo(str(stats))
+    say(str(stats))
 
 
 @main.group()
@@ -89,12 +89,12 @@ def notify_test(config_path: Path | None, tag: str | None) -> None:
     config = _config(config_path)
     targets = [t for t in config.notify if tag is None or tag in t.tags]
     if not targets:
-        click.echo("no notify targets" + (f" tagged {tag!r}" if tag else "") + " in the configuration")
+        say("no notify targets" + (f" tagged {tag!r}" if tag else "") + " in the configuration")
         sys.exit(1)
     notifier = Notifier(targets, timeout=config.delivery.timeout)
     failed = 0
     for label, ok, error in send_test_messages(notifier, [target_key(t) for t in targets]):
-        click.echo(f"{label}: {'ok' if ok else 'FAILED: ' + error}")
+        say(f"{label}: {'ok' if ok else 'FAILED: ' + error}")
         failed += not ok
     sys.exit(1 if failed else 0)
 

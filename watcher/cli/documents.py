@@ -10,13 +10,14 @@ from pathlib import Path
 import click
 
 from watcher.backfill import BackfillOptions, backfill, open_store, summary
-from watcher.cli import _config, _count, config_option, main
+from watcher.cli import _config, _count, config_option, main, say
 from watcher.pipeline import Stats
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.rules.report import check_examples, item_label, match_line, match_record
 from watcher.sources.jsonfeed import parse_date
 from watcher.sources.read import Skipped, read_paths
+from watcher.sources.sandbox import ParsePool
 from watcher.store.search import search_items
 
 
@@ -41,25 +42,26 @@ def match(rules_dir: Path, as_json: bool, explain: bool, paths: tuple[Path, ...]
     ruleset = load_rules(rules_dir)
     if ruleset.problems:
         for problem in ruleset.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"error: invalid rules in {rules_dir} ({_count(len(ruleset.problems), 'problem')})", err=True)
+            say(str(problem), err=True)
+        say(f"error: invalid rules in {rules_dir} ({_count(len(ruleset.problems), 'problem')})", err=True)
         sys.exit(2)
     engine = Engine(ruleset)
-    for result in read_paths(paths):
-        if isinstance(result, Skipped):
-            continue
-        if explain:
-            click.echo(f"== {item_label(result)}: {' '.join(result.title.split())!r}")
-            for rule, matched, lines in engine.explain(result, everything=True):
-                click.echo(f"{rule.id}: {'MATCH' if matched else 'no match'}")
-                for line in lines:
-                    click.echo(line)
-            continue
-        for hit in engine.match(result):
-            if as_json:
-                click.echo(json.dumps(match_record(result, hit), ensure_ascii=False))
-            else:
-                click.echo(match_line(result, hit))
+    with ParsePool() as pool:
+        for result in read_paths(paths, reader=pool.read, ahead=pool.workers):
+            if isinstance(result, Skipped):
+                continue
+            if explain:
+                say(f"== {item_label(result)}: {' '.join(result.title.split())!r}")
+                for rule, matched, lines in engine.explain(result, everything=True):
+                    say(f"{rule.id}: {'MATCH' if matched else 'no match'}")
+                    for line in lines:
+                        say(line)
+                continue
+            for hit in engine.match(result):
+                if as_json:
+                    click.echo(json.dumps(match_record(result, hit), ensure_ascii=False))
+                else:
+                    say(match_line(result, hit))
 
 
 @main.command("backfill")
@@ -80,9 +82,9 @@ def backfill_command(
     options = BackfillOptions(targets, notify=notify, dry_run=dry_run, since=since_date)
     result = backfill(config, options, progress=_progress())
     if sys.stderr.isatty():
-        click.echo("", err=True)
+        say("", err=True)
     for line in summary(result, options):
-        click.echo(line)
+        say(line)
 
 
 def _progress() -> Callable[[Stats], None]:
@@ -95,7 +97,7 @@ def _progress() -> Callable[[Stats], None]:
         if tty:
             click.echo(f"\r{line}", nl=False, err=True)
         elif stats.read >= next_line[0]:
-            click.echo(line, err=True)
+            say(line, err=True)
             next_line[0] = stats.read + 5000
 
     return report
@@ -118,8 +120,8 @@ def items_search(config_path: Path | None, limit: int, as_json: bool, query: tup
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
             else:
-                click.echo(f"{row['id']:>6}  {row['source']}  {row['title']!r}  {row['link'] or row['path'] or ''}")
-                click.echo(f"        {row['snippet']}")
+                say(f"{row['id']:>6}  {row['source']}  {row['title']!r}  {row['link'] or row['path'] or ''}")
+                say(f"        {row['snippet']}")
 
 
 @main.group()
@@ -133,14 +135,14 @@ def rules_check(rules_dir: Path) -> None:
     """Validate the rules and run every rule's examples; exit 1 on any problem."""
     ruleset = load_rules(rules_dir)
     for problem in ruleset.problems:
-        click.echo(str(problem))
+        say(str(problem))
     for rejected in ruleset.rejected_files:
-        click.echo(f"rejected: {rejected}")
+        say(f"rejected: {rejected}")
     report = check_examples(ruleset, Engine(ruleset))
     for failure in report.failures:
-        click.echo(failure)
+        say(failure)
     problems = len(ruleset.problems) + len(report.failures)
-    click.echo(
+    say(
         f"{report.rules} rules, {report.entities} entities in {report.files} files; "
         f"examples: {report.passed} passed, {len(report.failures)} failed; "
         f"{_count(len(ruleset.problems), 'problem')}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import load_engine, open_store
-from watcher.cli import _config, config_option, main
+from watcher.cli import _config, config_option, main, say
 from watcher.config.durations import parse_duration
 from watcher.poll import poll_once
 from watcher.sources.opml import read_opml, write_opml
@@ -20,9 +20,11 @@ from watcher.store.feeds import add_feed, all_feeds, remove_feed, subscribe_all,
 @main.command("poll")
 @config_option
 @click.option("--once", is_flag=True, required=True, help="Poll every feed and seed directory once, then exit.")
-def poll_command(config_path: Path | None, once: bool) -> None:
+@click.option("--force", is_flag=True, help="Poll feeds that are backing off (failures, Retry-After) too.")
+def poll_command(config_path: Path | None, once: bool, force: bool) -> None:
     """Poll every feed and seed directory once, store, evaluate, deliver and exit.
 
+    A feed that is backing off after failures or a Retry-After is left until its time (--force polls it).
     Exits 0 even when some feeds failed, printing one line for each.
     """
     config = _config(config_path)
@@ -30,13 +32,18 @@ def poll_command(config_path: Path | None, once: bool) -> None:
     with open_store(config) as store:
         sync(store, config)
         with ParsePool() as parse_pool:
-            results = poll_once(config, store, engine, parse_pool)
-    ok = [r for r in results if r.ok]
+            results = poll_once(config, store, engine, parse_pool, force=force)
+    deferred = [r for r in results if r.status == "deferred"]
+    ok = [r for r in results if r.ok and r.status != "deferred"]
     failed = [r for r in results if not r.ok]
+    for r in deferred:
+        say(f"deferred: {r.name} ({r.url}): {r.error} (--force polls it now)")
     for r in failed:
-        click.echo(f"failed: {r.name} ({r.url}): {r.error}")
-    click.echo(
-        f"polled {len(results)} sources: {len(ok)} ok, {len(failed)} failed; "
+        say(f"failed: {r.name} ({r.url}): {r.error}")
+    say(
+        f"polled {len(ok) + len(failed)} sources: {len(ok)} ok, {len(failed)} failed"
+        + (f", {len(deferred)} deferred" if deferred else "")
+        + "; "
         f"{sum(r.new for r in results)} new items, {sum(r.alerts for r in results)} alerts"
     )
 
@@ -59,7 +66,7 @@ def feeds_list(config_path: Path | None, as_json: bool) -> None:
                 click.echo(json.dumps({**asdict(state), "health": state.health}, ensure_ascii=False))
                 continue
             error = f"  last error: {state.last_error}" if state.last_error else ""
-            click.echo(
+            say(
                 f"{state.name}  [{state.health}]  {state.fetch_url}  every {state.interval:g}s  "
                 f"{state.items_seen} items, last success {state.last_success_at or 'never'}{error}"
             )
@@ -74,7 +81,7 @@ def feeds_add(config_path: Path | None, name: str | None, interval: str, url: st
     """Subscribe to a feed (kept in the database; feeds in watcher.yaml are edited there)."""
     seconds = _interval(interval)
     with open_store(_config(config_path)) as store:
-        click.echo(f"added {add_feed(store, url, name, seconds)}")
+        say(f"added {add_feed(store, url, name, seconds)}")
 
 
 @feeds.command("remove")
@@ -84,7 +91,7 @@ def feeds_remove(config_path: Path | None, name: str) -> None:
     """Unsubscribe from a feed added with `feeds add` or `feeds import` (its items stay)."""
     with open_store(_config(config_path)) as store:
         remove_feed(store, name)
-        click.echo(f"removed {name}")
+        say(f"removed {name}")
 
 
 @feeds.command("import")
@@ -97,8 +104,8 @@ def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
     with open_store(_config(config_path)) as store:
         added, skipped = subscribe_all(store, read_opml(opml), seconds)
     for reason in skipped:
-        click.echo(f"skipped: {reason}")
-    click.echo(f"imported {len(added)} feeds")
+        say(f"skipped: {reason}")
+    say(f"imported {len(added)} feeds")
 
 
 @feeds.command("export")

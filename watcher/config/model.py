@@ -72,3 +72,5 @@ class Config:
     delivery: Delivery = field(default_factory=Delivery)
     daemon: Daemon = field(default_factory=Daemon)
     warnings: tuple[str, ...] = ()
+    # Every value that ${VAR} or ${credential:NAME} supplied, and the secret parts of notify URLs: logs scrub them.
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)

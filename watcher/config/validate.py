@@ -6,9 +6,11 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from watcher.config.durations import parse_duration
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Target
+from watcher.config.secrets import all_secrets, apprise_url_error
 from watcher.config.template import Template, template_error
 from watcher.config.yamlfile import KeyPath, Located, format_path
 
@@ -28,6 +30,7 @@ class Validator:
         self.base = base
         self.env = env
         self.warnings: list[str] = []
+        self.secrets: list[str] = []
 
     def config(self) -> Config | None:
         value = self.doc.value
@@ -58,6 +61,7 @@ class Validator:
             delivery=delivery,
             daemon=daemon,
             warnings=tuple(self.warnings),
+            secrets=all_secrets(self.secrets),
         )
 
     # scalars --------------------------------------------------------------------------------------------
@@ -78,14 +82,19 @@ class Validator:
                 directory = self.env.get("CREDENTIALS_DIRECTORY")
                 if directory:
                     try:
-                        return (Path(directory) / name.split(":", 1)[1]).read_text().strip()
+                        secret = (Path(directory) / name.split(":", 1)[1]).read_text().strip()
                     except OSError:
+                        pass
+                    else:
+                        self.secrets.append(secret)
+                        return secret
                         pass
                 if default is not None:
                     return default
                 missing.append(f"credential {name.split(':', 1)[1]} ($CREDENTIALS_DIRECTORY)")
                 return ""
             if name in self.env:
+                self.secrets.append(self.env[name])
                 return self.env[name]
             if default is not None:
                 return default
@@ -170,8 +179,9 @@ class Validator:
             url = self._text(spec.get("url"), (*path, "url"), "URL")
             if url is None:
                 continue
-            if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
-                self.doc.problem((*path, "url"), f"only http and https URLs can be polled: {url!r}")
+            problem = feed_url_error(url)
+            if problem:
+                self.doc.problem((*path, "url"), problem)
                 continue
             default_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", url.split("://", 1)[1]).strip("-.")[:60]
             name = self._name(spec.get("name", default_name), (*path, "name"))
@@ -206,6 +216,11 @@ class Validator:
                 self.doc.problem((*path, "tags"), "tags must be a list of names")
                 tags_raw = []
             if url is not None:
+                self.secrets.append(url)
+                problem = apprise_url_error(url)
+                if problem:
+                    self.doc.problem((*path, "url"), problem)
+                    continue
                 out.append(Target(url, tuple(t.strip() for t in tags_raw), name, template))
         return out
 
@@ -225,7 +240,9 @@ class Validator:
         servers = loaded.services()
         if not servers:
             self.doc.problem(path, f"no notification URLs in the Apprise config file {file}")
-        return [Target(str(server.url()), tuple(sorted(server.tags))) for server in servers]
+        targets = [Target(str(server.url()), tuple(sorted(server.tags))) for server in servers]
+        self.secrets.extend(t.url for t in targets)
+        return targets
 
     def _template(self, value: Any, path: KeyPath) -> Template:
         """A {title, body} template mapping, each compiled once to catch syntax errors here."""
@@ -320,3 +337,19 @@ class Validator:
             if name in seen:
                 self.doc.problem((key, i, "name"), f"duplicate name '{name}'")
             seen.add(name)
+
+
+def feed_url_error(url: str) -> str | None:
+    """Why `url` cannot be polled (not http(s), no host, not a URL httpx can request), or None."""
+    import httpx
+
+    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        return f"only http and https URLs can be polled: {url!r}"
+    try:
+        parsed = httpx.URL(url)
+        _ = urlsplit(url).port
+    except (httpx.InvalidURL, ValueError) as e:
+        return f"not a valid URL: {url!r} ({e})"
+    if not parsed.host:
+        return f"no host in {url!r}"
+    return None

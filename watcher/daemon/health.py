@@ -56,15 +56,32 @@ class Metrics:
 
 
 class HealthServer:
-    """A minimal HTTP/1.0 server: GET /healthz and GET /metrics, nothing else."""
+    """A minimal HTTP/1.0 server: GET /healthz and GET /metrics, nothing else.
 
-    def __init__(self, metrics: Metrics, gauges: Callable[[], dict[str, float]]):
+    Bounded against slow and hostile clients: the request line and headers must arrive within
+    `header_deadline` seconds and `max_header_bytes` bytes, and at most `max_connections` are served at once;
+    each refusal is one log line.
+    """
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        gauges: Callable[[], dict[str, float]],
+        *,
+        header_deadline: float = 5.0,
+        max_connections: int = 64,
+        max_header_bytes: int = 8192,
+    ):
         self.metrics = metrics
         self.gauges = gauges
+        self.header_deadline = header_deadline
+        self.max_connections = max_connections
+        self.max_header_bytes = max_header_bytes
+        self._open = 0
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._handle, host, port)
+        self._server = await asyncio.start_server(self._handle, host, port, limit=self.max_header_bytes)
         log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
 
     async def stop(self) -> None:
@@ -73,29 +90,61 @@ class HealthServer:
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer(writer)
+        if self._open >= self.max_connections:
+            log.warning("health server: refused %s: %d connections already open", peer, self._open)
+            writer.close()
+            return
+        self._open += 1
         try:
-            request = await asyncio.wait_for(reader.readline(), timeout=5)
-            while (await asyncio.wait_for(reader.readline(), timeout=5)).strip():
-                pass
-            parts = request.decode("latin-1").split()
-            path = parts[1] if len(parts) >= 2 else ""
-            if parts[:1] != ["GET"]:
-                status, body, kind = "405 Method Not Allowed", "only GET\n", "text/plain"
-            elif path == "/healthz":
-                ok = self.metrics.healthy
-                status, body, kind = (
-                    ("200 OK", "ok\n", "text/plain") if ok else ("503 Service Unavailable", "unhealthy\n", "text/plain")
-                )
-            elif path == "/metrics":
-                status, body, kind = "200 OK", self.metrics.render(self.gauges()), "text/plain; version=0.0.4"
-            else:
-                status, body, kind = "404 Not Found", "not found\n", "text/plain"
+            try:
+                request = await asyncio.wait_for(self._read_head(reader), timeout=self.header_deadline)
+            except TimeoutError:
+                log.warning("health server: dropped %s: no complete request within %gs", peer, self.header_deadline)
+                return
+            except (ValueError, asyncio.LimitOverrunError):
+                log.warning("health server: refused %s: request head over %d bytes", peer, self.max_header_bytes)
+                writer.write(b"HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                return
+            status, body, kind = self._answer(request)
             data = body.encode()
             writer.write(
                 f"HTTP/1.0 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
             )
             await writer.drain()
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._open -= 1
             writer.close()
+
+    async def _read_head(self, reader: asyncio.StreamReader) -> str:
+        """The request line, after reading (and dropping) the headers; ValueError past the size cap."""
+        request = await reader.readline()
+        size = len(request)
+        while True:
+            line = await reader.readline()
+            size += len(line)
+            if size > self.max_header_bytes:
+                raise ValueError("request head too large")
+            if not line.strip():
+                return request.decode("latin-1")
+
+    def _answer(self, request: str) -> tuple[str, str, str]:
+        parts = request.split()
+        path = parts[1] if len(parts) >= 2 else ""
+        if parts[:1] != ["GET"]:
+            return "405 Method Not Allowed", "only GET\n", "text/plain"
+        if path == "/healthz":
+            if self.metrics.healthy:
+                return "200 OK", "ok\n", "text/plain"
+            return "503 Service Unavailable", "unhealthy\n", "text/plain"
+        if path == "/metrics":
+            return "200 OK", self.metrics.render(self.gauges()), "text/plain; version=0.0.4"
+        return "404 Not Found", "not found\n", "text/plain"
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "a client"

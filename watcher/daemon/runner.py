@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import Config, load_config
 from watcher.daemon.health import HealthServer, Metrics
+from watcher.daemon.logs import protect_secrets
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
 from watcher.delivery.deliver import Dispatcher
 from watcher.errors import ConfigError, WatcherError
@@ -311,11 +312,16 @@ class Daemon:
         except ConfigError as e:
             await self._refuse("watcher.yaml", [str(p) for p in e.problems])
             return
-        ruleset = await self._in(self.db_thread, load_rules, config.rules)
-        if ruleset.problems:
-            await self._refuse("rules", [str(p) for p in ruleset.problems])
+        protect_secrets(config.secrets | self.config.secrets)
+        try:
+            ruleset = await self._in(self.db_thread, load_rules, config.rules)
+            if ruleset.problems:
+                await self._refuse("rules", [str(p) for p in ruleset.problems])
+                return
+            engine = await self._in(self.db_thread, Engine, ruleset)
+        except Exception as e:  # noqa: BLE001 - whatever a rule edit breaks, the edit is refused, not the daemon
+            await self._refuse("rules", [f"{config.rules}: cannot load: {type(e).__name__}: {e}"])
             return
-        engine = await self._in(self.db_thread, Engine, ruleset)
         old = self.config
         self.config, self.engine = config, engine
         self._reported_problems = ""
@@ -395,6 +401,7 @@ class Daemon:
 
 def run_daemon(config_path: Path | None) -> int:
     config = load_config(config_path)
+    protect_secrets(config.secrets)
     for warning in config.warnings:
         log.warning("%s", warning)
     return asyncio.run(Daemon(config_path, config).run())

@@ -50,6 +50,8 @@ class InstanceLock:
     """One daemon per database: an exclusive flock on `<database>.lock`, which holds the owner's PID."""
 
     def __init__(self, database: Path):
+        # The resolved path: a symlink to the database must not give a second daemon a lock of its own.
+        database = database.resolve()
         self.path = database.with_name(database.name + ".lock")
         self._fd: int | None = None
 

@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import apprise
 
 from watcher.config import Target
+from watcher.config.secrets import url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +60,9 @@ def target_key(target: Target) -> str:
     return target.name or redact(target.url)
 
 
-def _secrets(url: str) -> list[str]:
-    """The parts of a URL that may be secret: the whole URL, user, password, path segments, query values."""
-    parts = [url]
-    try:
-        split = urlsplit(url)
-    except ValueError:
-        return parts
-    parts += [p for p in (split.username, split.password) if p]
-    parts += [seg for seg in split.path.split("/") if len(seg) >= 6]
-    parts += [v for kv in split.query.split("&") for v in kv.split("=")[1:] if len(v) >= 6]
-    return sorted({unquote(p) for p in parts} | set(parts), key=len, reverse=True)
-
-
 def scrub(text: str, url: str) -> str:
     """Error text with any secret part of `url` replaced by '****'."""
-    for secret in _secrets(url):
+    for secret in url_secrets(url):
         if secret:
             text = text.replace(secret, "****")
     return re.sub(r"\s+", " ", text).strip()

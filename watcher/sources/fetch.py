@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import ipaddress
 import socket
@@ -36,14 +37,77 @@ class BlockedAddress(Exception):
     """A connection to an address the policy refuses."""
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# RFC 8215's local-use NAT64 prefix: translates to whatever the local network wants, so never allowed.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d),
+    NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::) and Teredo (server and client)."""
+    out = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo is not None:
+        out.extend(ip.teredo)
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return out
+
+
 def address_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Only globally routable unicast addresses."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    """Only globally routable unicast addresses; an IPv6 address that wraps an IPv4 one is judged by both."""
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(ip)
+        # A mapped address is the IPv4 address itself: judged as IPv4 alone (::ffff:8.8.8.8 is fine).
+        candidates = list(embedded) if ip.ipv4_mapped is not None else [ip, *embedded]
+        if ip in _LOCAL_NAT64:
+            return False
+    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
 AddressPolicy = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool]
+
+
+# The deadline of the fetch running on this thread (time.monotonic()), read by every socket operation.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("watcher_fetch_deadline", default=None)
+
+
+def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:
+    """`timeout` cut to what is left of the current fetch's deadline; `error` when nothing is left."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise error("the fetch deadline passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the fetch's deadline: httpx's own read timeout
+    restarts at each read, so a server sending one header line a second would otherwise never time out."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class _GuardedBackend(httpcore.SyncBackend):
@@ -60,6 +124,7 @@ class _GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as e:
@@ -73,14 +138,16 @@ class _GuardedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for address in dict.fromkeys(addresses):
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(address, port, timeout, local_address, socket_options)
             except httpcore.ConnectError as e:
                 last = e
+            else:
+                return _DeadlineStream(stream)
         raise last or httpcore.ConnectError(f"cannot connect to {host}")
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport with the connect-time address policy."""
+    """httpx's transport with the connect-time address policy and the per-fetch deadline on every socket."""
 
     def __init__(self, *, limits: httpx.Limits | None = None, allowed: AddressPolicy = address_allowed) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -95,13 +162,13 @@ class GuardedTransport(httpx.HTTPTransport):
         )
 
 
+def _any_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return True
+
+
 def make_client(*, allow_private_addresses: bool, limits: httpx.Limits | None = None) -> httpx.Client:
     """The HTTP client for feeds: redirects followed by hand (each hop checked), no proxies from the environment."""
-    transport = (
-        httpx.HTTPTransport(trust_env=False, limits=limits or httpx.Limits())
-        if allow_private_addresses
-        else (GuardedTransport(limits=limits))
-    )
+    transport = GuardedTransport(limits=limits, allowed=_any_address if allow_private_addresses else address_allowed)
     return httpx.Client(
         transport=transport, follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
     )
@@ -135,6 +202,23 @@ def fetch(
 ) -> FetchResult:
     """GET a feed within one deadline; raise FetchError (with .retryable) on any failure."""
     deadline = time.monotonic() + timeout
+    token = _DEADLINE.set(deadline)
+    try:
+        return _fetch(client, url, deadline, timeout, max_bytes, etag, last_modified, now)
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _fetch(
+    client: httpx.Client,
+    url: str,
+    deadline: float,
+    timeout: float,
+    max_bytes: int,
+    etag: str | None,
+    last_modified: str | None,
+    now: float | None,
+) -> FetchResult:
     current = url
     permanent: str | None = None
     all_permanent = True
@@ -157,6 +241,8 @@ def fetch(
             ) from None
         except httpx.TimeoutException:
             raise FetchError(f"{url}: no answer within {timeout:g}s") from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
+            raise FetchError(f"{url}: not a URL that can be fetched: {_reason(e)}", retryable=False) from None
         except (httpx.HTTPError, httpcore.ConnectError, OSError) as e:
             raise FetchError(f"{url}: {_reason(e)}") from None
         try:
@@ -164,7 +250,10 @@ def fetch(
                 location = response.headers.get("location")
                 if not location:
                     raise FetchError(f"{url}: redirect without a Location", retryable=False)
-                current = urljoin(current, location.strip())
+                try:
+                    current = urljoin(current, location.strip())
+                except ValueError:
+                    raise FetchError(f"{url}: redirect to an invalid URL {location[:200]!r}", retryable=False) from None
                 all_permanent = all_permanent and response.status_code in (301, 308)
                 permanent = current if all_permanent else permanent
                 continue

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from watcher.config import Config
+from watcher.config.validate import feed_url_error
 from watcher.errors import WatcherError
 from watcher.store.sqlite import Store, now_iso
 
@@ -119,8 +120,9 @@ def sync(store: Store, config: Config) -> None:
 
 def add_feed(store: Store, url: str, name: str | None, interval: float, origin: str = CLI) -> str:
     """Subscribe to a feed outside watcher.yaml; returns its name."""
-    if not re.match(r"(?i)^https?://[^/\s]+", url):
-        raise WatcherError(f"only http and https URLs can be polled: {url!r}")
+    problem = feed_url_error(url)
+    if problem:
+        raise WatcherError(problem)
     name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", url.split("://", 1)[1]).strip("-.")[:60]
     if get_feed(store, name):
         raise WatcherError(f"a feed named {name!r} already exists")
