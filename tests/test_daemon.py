@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, write
+from tests.daemonproc import daemon, wait_for
 from tests.feedserver import feed_server
 from tests.servers import free_port, receiver
 
@@ -25,52 +23,6 @@ from tests.servers import free_port, receiver
 def rss(*titles: str) -> bytes:
     items = "".join(f"<item><guid>{t}</guid><title>{t}</title></item>" for t in titles)
     return f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
-
-
-class Daemon:
-    def __init__(self, proc: subprocess.Popen[str]):
-        self.proc = proc
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def log(self) -> str:
-        return "".join(self.lines)
-
-
-def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@contextmanager
-def daemon(cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Daemon]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "run", "--config", str(cfg), *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    d = Daemon(proc)
-    try:
-        yield d
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        d.reader.join(timeout=5)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def setup(tmp_path: Path, feed_url: str, hook_url: str, ops_url: str = "", port: int = 0) -> Path:

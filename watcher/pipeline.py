@@ -64,9 +64,13 @@ class Pipeline:
         keep: Callable[[Item], str | None] | None = None,
         progress: Callable[[Stats], None] | None = None,
         batch_size: int = BATCH_SIZE,
+        stats: Stats | None = None,
     ) -> Stats:
-        """Ingest items in batches of one transaction each; `keep` may return a reason to skip an item."""
-        stats = Stats()
+        """Ingest items in batches of one transaction each; `keep` may return a reason to skip an item.
+
+        `stats` carries the counts of earlier calls on, for a source ingested a part at a time.
+        """
+        stats = stats if stats is not None else Stats()
         batch: list[Item] = []
         for result in results:
             if isinstance(result, Skipped):

@@ -9,10 +9,11 @@ is recorded as seen.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -35,6 +36,8 @@ from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 6 * 3600.0
+# Documents of a seed directory stored per step: the store's thread is free again between steps.
+DIR_BATCH = 100
 MAX_RETRY_AFTER = 24 * 3600.0
 
 
@@ -195,16 +198,9 @@ class Poller:
         return PollResult.from_stats(state.name, state.fetch_url, stats)
 
     def _ingest(self, items: Iterable[Item | Skipped], *, first: bool) -> tuple[Stats, list[int]]:
-        alert_ids: list[int] = []
-        enqueue = enqueue_alerts(self.outbox, self.clock)
-
-        def on_alert(conn, alert_id, match, item_id, version):  # type: ignore[no-untyped-def]
-            alert_ids.append(alert_id)
-            enqueue(conn, alert_id, match, item_id, version)
-
-        pipeline = Pipeline(self.store, self.engine, on_alert=None if first else on_alert)
-        stats = pipeline.ingest(items, alert_state=SUPPRESSED if first else PENDING)
-        return stats, alert_ids
+        ingest = Ingest(self, first=first)
+        ingest.add(items)
+        return ingest.stats, ingest.alert_ids
 
     def _flood_guard(self, state: FeedState, alert_ids: list[int], now: datetime) -> None:
         threshold = self.config.delivery.flood_threshold
@@ -283,7 +279,17 @@ class Poller:
 
     def poll_dir(self, state: FeedState) -> PollResult:
         """Read a seed directory: new and changed files go through the pipeline."""
-        now = self.clock()
+        ingest = self.start_dir(state)
+        for batch in self.read_dir(state):
+            ingest.add(batch)
+        return self.finish_dir(state, ingest)
+
+    def read_dir(self, state: FeedState) -> Iterator[list[Item | Skipped]]:
+        """A seed directory's documents, parsed in the sandbox, in batches (any thread, one at a time).
+
+        The daemon reads a batch on a worker thread and stores it on the store's thread, so that the store's
+        thread is never held while untrusted files are parsed.
+        """
         results = read_paths(
             [state.url],
             source=state.name,
@@ -291,8 +297,17 @@ class Poller:
             reader=self.parse_pool.read,
             ahead=self.parse_pool.workers,
         )
-        stats, alert_ids = self._ingest(results, first=not state.polled)
-        self._flood_guard(state, alert_ids, now)
+        while batch := list(itertools.islice(results, DIR_BATCH)):
+            yield batch
+
+    def start_dir(self, state: FeedState) -> Ingest:
+        """What a seed directory poll collects as its batches are stored."""
+        return Ingest(self, first=not state.polled)
+
+    def finish_dir(self, state: FeedState, ingest: Ingest) -> PollResult:
+        """Record a seed directory poll (on the store's thread)."""
+        now = self.clock()
+        self._flood_guard(state, ingest.alert_ids, now)
         update_feed(
             self.store,
             state.name,
@@ -300,16 +315,36 @@ class Poller:
             last_poll_at=iso(now),
             last_success_at=iso(now),
             last_status="ok",
-            items_seen=state.items_seen + stats.new,
+            items_seen=state.items_seen + ingest.stats.new,
             next_poll_at=iso(now + timedelta(seconds=state.interval)),
         )
-        return PollResult.from_stats(state.name, state.url, stats)
+        return PollResult.from_stats(state.name, state.url, ingest.stats)
 
     def deliver(self) -> None:
         self.dispatcher.drain()
 
     def close(self) -> None:
         self.client.close()
+
+
+class Ingest:
+    """One source's items through the pipeline, a part at a time; the first poll records without sending."""
+
+    def __init__(self, poller: Poller, *, first: bool):
+        self.stats = Stats()
+        self.alert_ids: list[int] = []
+        enqueue = enqueue_alerts(poller.outbox, poller.clock)
+
+        def on_alert(conn, alert_id, match, item_id, version):  # type: ignore[no-untyped-def]
+            self.alert_ids.append(alert_id)
+            enqueue(conn, alert_id, match, item_id, version)
+
+        self._state = SUPPRESSED if first else PENDING
+        self._pipeline = Pipeline(poller.store, poller.engine, on_alert=None if first else on_alert)
+
+    def add(self, items: Iterable[Item | Skipped]) -> None:
+        """Store a part (on the store's thread)."""
+        self._pipeline.ingest(items, alert_state=self._state, stats=self.stats)
 
 
 def poll_once(

@@ -58,6 +58,8 @@ class Daemon:
     deliver_interval: float = 10.0
     reload_debounce: float = 1.0
     stall_timeout: float = 120.0
+    # How long one feed body or document file may take to parse in its worker before it is killed.
+    parse_timeout: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -315,13 +315,14 @@ class Validator:
         if not isinstance(daemon, dict):
             self.doc.problem(("daemon",), "must be a mapping")
             daemon = {}
-        self._keys(daemon, ("daemon",), {"grace_period", "deliver_interval", "reload_debounce", "stall_timeout"})
+        timings = ("grace_period", "deliver_interval", "reload_debounce", "stall_timeout", "parse_timeout")
+        self._keys(daemon, ("daemon",), set(timings))
         defaults = Daemon()
         return Daemon(
             listen=listen,
             **{
                 key: self._duration(daemon.get(key), ("daemon", key), getattr(defaults, key), warn_below=0)
-                for key in ("grace_period", "deliver_interval", "reload_debounce", "stall_timeout")
+                for key in timings
             },
         )
 

@@ -29,7 +29,7 @@ from watcher.daemon.logs import protect_secrets
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
 from watcher.delivery.deliver import Dispatcher
 from watcher.errors import ConfigError, WatcherError
-from watcher.poll import Poller
+from watcher.poll import Poller, PollResult
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules, rule_files
 from watcher.sources.sandbox import ParsePool
@@ -68,7 +68,7 @@ class Daemon:
         self.db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db")
         self.delivery_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver")
         self.fetch_pool = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="fetch")
-        self.parse_pool = ParsePool()
+        self.parse_pool = ParsePool(deadline=config.daemon.parse_timeout)
         self.scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}, timezone=UTC
         )
@@ -76,6 +76,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.reload_requested = False
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self._snapshot = _Snapshot({})
         self._pending_since: float | None = None
         self._pending_snapshot: _Snapshot | None = None
@@ -104,6 +105,10 @@ class Daemon:
                 self._inflight.add(task)
             try:
                 await coro_fn(*args)
+            except asyncio.CancelledError:
+                # Cut short by the stop after its grace period: what it had committed stays, the rest is redone
+                # at the next start. The scheduler need not print a traceback for that.
+                log.warning("job %s was still running at the end of the grace period: stopped", coro_fn.__name__)
             except WatcherError as e:
                 log.error("%s", e)
             except Exception:
@@ -223,7 +228,7 @@ class Daemon:
             return  # backing off after failures, or asked to wait (Retry-After)
         self.metrics.counters["polls"] += 1
         if state.kind == "dir":
-            result = await self._in(self.db_thread, self.poller.poll_dir, state)
+            result = await self._poll_dir(state)
         else:
             fetched = await self._in(self.fetch_pool, self.poller.fetch_and_parse, state)
             result = await self._in(self.db_thread, self.poller.store_result, fetched)
@@ -234,7 +239,23 @@ class Daemon:
         if not result.ok:
             self.metrics.counters["poll_failures"] += 1
         if result.alerts:
-            asyncio.ensure_future(self._job(self.deliver)())
+            task = asyncio.ensure_future(self._job(self.deliver)())
+            # The loop keeps only a weak reference to a task: hold it until it is done.
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _poll_dir(self, state: FeedState) -> PollResult:
+        """Parse a batch of files on a worker thread, store it on the store's thread, and so on: the store's
+        thread (and the health check behind it) never waits for a parse."""
+        poller = self.poller
+        batches = poller.read_dir(state)
+        ingest = poller.start_dir(state)
+        while True:
+            batch = await self._in(self.fetch_pool, next, batches, None)
+            if batch is None or self.stopping.is_set():
+                break
+            await self._in(self.db_thread, ingest.add, batch)
+        return await self._in(self.db_thread, poller.finish_dir, state, ingest)
 
     async def deliver(self) -> None:
         dispatcher = self.dispatcher
@@ -324,6 +345,7 @@ class Daemon:
             return
         old = self.config
         self.config, self.engine = config, engine
+        self.parse_pool.deadline = config.daemon.parse_timeout
         self._reported_problems = ""
 
         def swap() -> list[FeedState]:

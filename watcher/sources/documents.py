@@ -48,8 +48,8 @@ def read_md(path: Path, data: bytes, source: str) -> list[Item]:
         loaded = load_yaml_text(m.group(1), str(path))
         if loaded.refused:
             problem = loaded.problems[-1]
-            line = f":{problem.line + 1}" if problem.line else ""
-            raise ReadError(f"{path}{line}: front matter: {problem.message}")
+            line = f", line {problem.line + 1}" if problem.line else ""
+            raise ReadError(f"{path}: front matter{line}: {problem.message}")
         if isinstance(loaded.value, dict):
             meta = loaded.value
             text = text[m.end() :]

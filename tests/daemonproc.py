@@ -1,0 +1,61 @@
+"""`watcher run` as a real process for tests: start it, read its log as it runs, wait for what it does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class Daemon:
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc = proc
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        # The daemon's parse workers may hold the pipe a moment after it ends: reading stops when it closes.
+        with contextlib.suppress(ValueError, OSError):
+            for line in self.proc.stderr:
+                self.lines.append(line)
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def daemon(cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Daemon]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "run", "--config", str(cfg), *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    d = Daemon(proc)
+    try:
+        yield d
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        d.reader.join(timeout=5)
+        if proc.stderr is not None:
+            proc.stderr.close()
