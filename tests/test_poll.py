@@ -115,11 +115,33 @@ def test_atom_and_json_feed(tmp_path: Path) -> None:
         ]
 
 
-def test_duplicate_guids_in_a_feed_are_one_item(tmp_path: Path) -> None:
+def test_entries_sharing_a_guid_are_all_kept_and_stable_across_polls(tmp_path: Path) -> None:
     with feed_server() as srv:
-        url = srv.static("/rss", rss(("1", "a"), ("1", "a again"), ("2", "b")))
+        # First the entry alone, as it was stored before a namesake appeared.
+        url = srv.static("/rss", rss(("1", "a"), ("2", "b")))
         cfg = setup(tmp_path, [("news", url)])
         assert poll(cfg)["news"].new == 2
+        # A different entry under the same guid, and an exact repeat: one new item, the repeat is nothing.
+        srv.static("/rss", rss(("1", "a again"), ("1", "a"), ("1", "a"), ("2", "b")))
+        assert poll(cfg)["news"].new == 1
+        assert poll(cfg)["news"].new == 0
+        titles = sorted(r[0] for r in rows(cfg, "SELECT title FROM items"))
+        assert titles == ["a", "a again", "b"]
+        # The namesake gone again: the first entry is still the stored one, not new.
+        srv.static("/rss", rss(("1", "a"), ("2", "b")))
+        assert poll(cfg)["news"].new == 0
+
+
+def test_fifteen_entries_without_guid_on_one_link_are_fifteen_items(tmp_path: Path) -> None:
+    entries = "".join(
+        f"<item><title>Update {i}</title><link>https://example.org/live</link><description>{i}</description></item>"
+        for i in range(15)
+    )
+    with feed_server() as srv:
+        url = srv.static("/rss", f'<rss version="2.0"><channel><title>T</title>{entries}</channel></rss>'.encode())
+        cfg = setup(tmp_path, [("news", url)])
+        assert poll(cfg)["news"].new == 15
+        assert poll(cfg)["news"].new == 0
 
 
 def test_conditional_get_and_304(tmp_path: Path) -> None:

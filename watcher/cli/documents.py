@@ -15,7 +15,7 @@ from watcher.pipeline import Stats
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.rules.report import check_examples, item_label, match_line, match_record
-from watcher.sources.jsonfeed import parse_date
+from watcher.sources.dates import parse_date
 from watcher.sources.read import Skipped, read_paths
 from watcher.sources.sandbox import ParsePool
 from watcher.store.search import search_items

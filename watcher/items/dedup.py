@@ -61,7 +61,13 @@ def normalize_link(url: str) -> str:
 
 
 def item_key(item: Item) -> str:
-    """The item's identity within its source."""
+    """The item's identity within its source: its base key, and its variant where it has one."""
+    base = base_key(item)
+    return f"{base}#{item.variant}" if item.variant else base
+
+
+def base_key(item: Item) -> str:
+    """The identity the item claims: its guid, else its link, path, or a hash of its text."""
     if item.guid:
         return f"guid:{item.guid.strip()}"
     if item.link:
@@ -80,3 +86,31 @@ def normalized_text(item: Item) -> str:
 
 def text_hash(item: Item) -> str:
     return hashlib.sha256(normalized_text(item).encode()).hexdigest()
+
+
+def variant_of(item: Item) -> str:
+    """A digest of everything an entry says: what tells apart entries that claim the same identity."""
+    published = item.published.isoformat() if item.published else ""
+    fields = (item.title, item.summary, item.content, item.link or "", item.author, published)
+    return hashlib.sha256("\x00".join(fields).encode()).hexdigest()[:16]
+
+
+def disambiguate(items: list[Item]) -> tuple[list[Item], int]:
+    """Items of one fetch with exact repeats dropped, and entries that share an identity but differ each
+    given their variant; and how many entries shared an identity. Feed order is kept."""
+    variants: dict[str, set[str]] = {}
+    for item in items:
+        variants.setdefault(base_key(item), set()).add(variant_of(item))
+    out: list[Item] = []
+    kept: set[tuple[str, str]] = set()
+    shared = 0
+    for item in items:
+        key, variant = base_key(item), variant_of(item)
+        if (key, variant) in kept:
+            continue  # the same entry twice: once is enough
+        kept.add((key, variant))
+        if len(variants[key]) > 1:
+            item.variant = variant
+            shared += 1
+        out.append(item)
+    return out, shared

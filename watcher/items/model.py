@@ -21,6 +21,9 @@ class Item:
     published: datetime | None = None
     author: str = ""
     path: str | None = None
+    # Set when entries of one fetch share a guid (or, lacking one, a link) but differ: a digest of the
+    # entry's content that tells them apart, the same at every poll.
+    variant: str | None = None
 
     def text(self, name: str) -> str:
         """The text of one field by name ('title', 'content', ...)."""

@@ -12,8 +12,9 @@ import re2
 from watcher.config.yamlfile import load_yaml_text
 from watcher.errors import ReadError
 from watcher.items.model import Item
+from watcher.sources.dates import parse_date
 from watcher.sources.decode import decode_text, html_charset
-from watcher.sources.jsonfeed import as_text, is_json_feed, json_feed_items, parse_date
+from watcher.sources.jsonfeed import as_text, is_json_feed, json_feed_items
 from watcher.sources.markup import html_to_text
 from watcher.sources.parse import feed_items
 
@@ -25,6 +26,7 @@ _MD_LINK = re2.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _FRONT_MATTER = re2.compile(r"(?s)\A---\s*\n(.*?)\n(?:---|\.\.\.)\s*(?:\n|\z)")
 
 Reader = Callable[[Path, bytes, str], list[Item]]
+_ITEM_FIELDS = frozenset({"title", "content", "text", "body", "summary", "description"})
 
 
 def read_txt(path: Path, data: bytes, source: str) -> list[Item]:
@@ -86,9 +88,10 @@ def read_json(path: Path, data: bytes, source: str) -> list[Item]:
     if is_json_feed(doc):
         return json_feed_items(doc, source, str(path), path=str(path))
     objects = doc if isinstance(doc, list) else [doc]
-    items = [_plain_item(o, source, path) for o in objects if isinstance(o, dict)]
+    # An object names no item field (RSS turned into JSON, any other document): it is no item.
+    items = [_plain_item(o, source, path) for o in objects if isinstance(o, dict) and _ITEM_FIELDS & o.keys()]
     if not items:
-        raise ReadError(f"{path}: no JSON objects with title or content")
+        raise ReadError(f"{path}: no JSON objects with item fields ({', '.join(sorted(_ITEM_FIELDS))})")
     return items
 
 

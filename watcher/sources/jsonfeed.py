@@ -5,16 +5,20 @@ the JSON readers share.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import html
 from typing import Any
 
 from watcher.errors import ReadError
 from watcher.items.model import Item
+from watcher.sources.dates import parse_date
+from watcher.sources.entries import is_empty, kept_entries
 from watcher.sources.markup import html_to_text
 
 
 def is_json_feed(doc: Any) -> bool:
-    return isinstance(doc, dict) and str(doc.get("version", "")).startswith("https://jsonfeed.org/version/")
+    """A JSON Feed, version 1 or 1.1, under either scheme (WordPress writes http://jsonfeed.org/version/1)."""
+    version = str(doc.get("version", "")) if isinstance(doc, dict) else ""
+    return version.startswith(("https://jsonfeed.org/version/", "http://jsonfeed.org/version/"))
 
 
 def json_feed_items(doc: dict[str, Any], source: str, name: str, path: str | None = None) -> list[Item]:
@@ -22,15 +26,9 @@ def json_feed_items(doc: dict[str, Any], source: str, name: str, path: str | Non
     entries = doc.get("items")
     if not isinstance(entries, list):
         raise ReadError(f"{name}: JSON Feed without an items list")
-    items: list[Item] = []
-    seen: set[str] = set()
-    for entry in entries:
-        if isinstance(entry, dict):
-            item = _json_feed_item(entry, source, path)
-            if item.guid not in seen:
-                seen.add(item.guid or "")
-                items.append(item)
-    return items
+    items = [_json_feed_item(e, source, path) for e in entries if isinstance(e, dict)]
+    kept = [item for item in items if not is_empty(item)]
+    return kept_entries(kept, name, empty=len(entries) - len(kept))
 
 
 def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Item:
@@ -45,7 +43,8 @@ def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Ite
         source=source,
         guid=guid,
         link=link,
-        title=as_text(entry.get("title")),
+        # Plain text by the spec, yet many publishers put HTML entities in it ("Tasks &amp; Sub Tasks").
+        title=html.unescape(as_text(entry.get("title"))),
         summary=as_text(entry.get("summary")),
         content=content,
         published=parse_date(entry.get("date_published") or entry.get("date_modified")),
@@ -63,21 +62,3 @@ def as_text(value: Any) -> str:
 
 def _hash_guid(title: str, content: str) -> str:
     return "sha256:" + hashlib.sha256(f"{title}\x00{content}".encode()).hexdigest()[:32]
-
-
-def parse_date(value: Any) -> datetime | None:
-    """An ISO 8601 date or datetime (str, date or datetime) in UTC; naive values are taken as UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif hasattr(value, "isoformat") and hasattr(value, "year"):
-        parsed = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    elif isinstance(value, str) and value.strip():
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

@@ -22,11 +22,23 @@ import feedparser
 
 from watcher.errors import ReadError
 from watcher.items.model import Item
+from watcher.sources.dates import localized_date_handler, parse_date
 from watcher.sources.decode import wide_encoding
+from watcher.sources.entries import kept_entries
 from watcher.sources.jsonfeed import is_json_feed, json_feed_items
 from watcher.sources.markup import html_to_text
 
+# What RSS and Atom themselves say of an entry. An entry with none of it is a phantom of illegally nested
+# markup, or carries only extension elements (itunes:duration, georss:where): nothing to store.
+_CORE = frozenset(
+    {"title", "link", "links", "id", "summary", "content", "published", "updated", "created", "author"}
+    | {"author_detail", "authors", "contributors", "tags", "enclosures", "source", "comments", "rights", "license"}
+)
 _XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
+
+
+# feedparser's documented extension point: dates in French, German, Spanish, Portuguese, Italian and Dutch.
+feedparser.registerDateHandler(localized_date_handler)
 
 
 def defuse(data: bytes) -> bytes:
@@ -140,16 +152,13 @@ def feed_items(
 ) -> list[Item]:
     """Parse feed bytes into items, one per entry; entries without guid fall back to link, then a hash."""
     parsed = parse_feed(data, source=source, url=url, headers=headers, name=name)
-    items: list[Item] = []
-    seen: set[str] = set()
-    base = (headers or {}).get("content-location") or (headers or {}).get("Content-Location") or url
-    for entry in parsed.entries:
-        item = entry_item(entry, source=source, base=base)
-        if item.guid in seen:
-            continue
-        seen.add(item.guid or "")
-        items.append(item)
-    return items
+    # Relative links resolve against xml:base (feedparser does that), then where the bytes came from, then,
+    # for a saved file, the feed's own link.
+    channel = parsed.feed.get("link", "") if isinstance(parsed.feed.get("link"), str) else ""
+    base = (headers or {}).get("content-location") or (headers or {}).get("Content-Location") or url or channel
+    entries = [entry for entry in parsed.entries if _CORE & set(dict.keys(entry))]
+    items = [entry_item(entry, source=source, base=base) for entry in entries]
+    return kept_entries(items, name or url or source, empty=len(parsed.entries) - len(entries))
 
 
 def entry_item(entry: Mapping[str, Any], *, source: str, base: str = "") -> Item:
@@ -193,6 +202,14 @@ def _text_of(detail: Mapping[str, Any] | None, value: str) -> str:
 
 
 def _published(entry: Mapping[str, Any]) -> datetime | None:
+    # The text first: ISO 8601 keeps its fractions of a second, which feedparser's struct_time drops.
+    for key in ("published", "updated", "created"):
+        # dict.get: feedparser's own get maps a missing "published" to "updated", with a DeprecationWarning.
+        raw = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+        if isinstance(raw, str) and raw[:4].isdigit():
+            exact = parse_date(raw)
+            if exact is not None:
+                return exact
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = entry.get(key)
         if parsed:

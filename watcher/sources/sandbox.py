@@ -34,9 +34,25 @@ DEFAULT_MAX_ITEM_CHARS = 1_000_000
 _JOIN_SECONDS = 2.0
 
 
+class _Notes(logging.Handler):
+    """What the parsers log in a worker, carried back with the answer for the parent to log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 def _serve(conn: Connection, memory_limit: int) -> None:
     """A worker's loop: run each (function, args) sent, answer with ("ok", value) or (kind, message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    notes = _Notes()
+    logger = logging.getLogger("watcher")
+    logger.addHandler(notes)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(
         resource.RLIMIT_AS, (memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard), hard)
@@ -49,8 +65,9 @@ def _serve(conn: Connection, memory_limit: int) -> None:
         if task is None:
             return
         function, args = task
+        notes.lines.clear()
         try:
-            answer: tuple[str, Any] = ("ok", function(*args))
+            answer: tuple[str, Any] = ("ok", (*function(*args), list(notes.lines)))
         except MemoryError:
             answer = ("memory", "")
         except ReadError as e:
@@ -136,6 +153,7 @@ class ParsePool:
         self._all: set[_Worker] = set()
         self._context: Any = None
         self._closed = False
+        self._noted: set[str] = set()
 
     def parse(self, data: bytes, *, source: str, url: str, headers: Mapping[str, str]) -> list[Item]:
         """Items of a feed body; ReadError when it is not a feed, too big to parse or too slow."""
@@ -161,14 +179,24 @@ class ParsePool:
             self._give_back(worker)
         kind, value = answer
         if kind == "ok":
-            items, cut = value
+            items, cut, notes = value
             if cut:
                 log.warning("%s: %d items cut to %d characters a field", name, cut, self.max_item_chars)
+            for note in notes:
+                self._note(note)
             return items  # type: ignore[no-any-return]
         if kind == "memory":
             raise ReadError(f"{name}: parsing needed more than {self.memory_limit // 2**20} MB")
         message = str(value)
         raise ReadError(message if message.startswith(name) else f"{name}: {message}")
+
+    def _note(self, note: str) -> None:
+        """Log what a parser noted, once per pool: a feed that always shares ids says so once, not every poll."""
+        with self._lock:
+            if note in self._noted:
+                return
+            self._noted.add(note)
+        log.warning("%s", note)
 
     def _take(self) -> _Worker:
         with self._lock:

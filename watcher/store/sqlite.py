@@ -20,7 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from watcher.errors import StoreError
-from watcher.items.dedup import MIN_COPY_TEXT, item_key, normalized_text, text_hash
+from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_text, text_hash, variant_of
 from watcher.items.model import Item
 from watcher.rules.engine import Match
 from watcher.store.migrations import APPLICATION_ID, migrations
@@ -203,6 +203,10 @@ class Store:
         row = conn.execute(
             "SELECT id, text_hash, version FROM items WHERE source_id = ? AND key = ?", (sid, key)
         ).fetchone()
+        same = None if row is not None else self._same_entry_stored(conn, sid, item, digest)
+        if same is not None:
+            # Stored alone before its namesakes appeared in the feed (or after they left it): the same entry.
+            return Outcome(item, DUPLICATE, same)
         if row is not None:
             item_id, old_hash, version = int(row[0]), row[1], int(row[2])
             if old_hash == digest:
@@ -249,6 +253,15 @@ class Store:
         for match in evaluate(item):
             self._alert(conn, outcome, match, 1, alert_state, now, on_alert)
         return outcome
+
+    @staticmethod
+    def _same_entry_stored(conn: sqlite3.Connection, sid: int, item: Item, digest: str) -> int | None:
+        """The id of this entry stored under its other key (plain, or told apart by its variant), if it is."""
+        other = base_key(item) if item.variant else f"{base_key(item)}#{variant_of(item)}"
+        found = conn.execute(
+            "SELECT id FROM items WHERE source_id = ? AND key = ? AND text_hash = ?", (sid, other, digest)
+        ).fetchone()
+        return int(found[0]) if found else None
 
     def _alert(
         self,
