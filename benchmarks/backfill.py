@@ -66,7 +66,7 @@ def run_watcher(corpus: Path, work: Path) -> dict[str, float]:
 
     config = Config(path=None, database=work / "w.db", rules=ROOT / "rules", seeds=(SeedDir(corpus, "bench"),))
     t0 = time.perf_counter()
-    stats = backfill(config, BackfillOptions([corpus]))
+    stats = backfill(config, BackfillOptions([corpus])).stats
     elapsed = time.perf_counter() - t0
     return {"docs": stats.new, "seconds": elapsed, "alerts": stats.alerts}
 
@@ -111,8 +111,11 @@ def measure(kind: str, corpus: Path, work: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to show the benchmark still runs (CI)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes = "200"
     if args.child:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
         return
@@ -126,6 +129,8 @@ def main() -> None:
             generate(corpus, size)
             ours = measure("watcher", corpus, Path(tmp))
             base = measure("baseline", corpus, Path(tmp))
+        if ours["docs"] != size or base["docs"] != size:
+            raise SystemExit(f"stored {ours['docs']} and {base['docs']} of {size} documents: the runs are broken")
         rate, base_rate = ours["docs"] / ours["seconds"], base["docs"] / base["seconds"]
         print(
             f"{size:>7} {rate:>15.0f} {ours['peak_mb']:>8.0f} {ours['alerts']:>7.0f} {base_rate:>16.0f} "

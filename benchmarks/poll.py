@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--items", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to show the benchmark still runs (CI)")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--naive", nargs=2, type=int, help=argparse.SUPPRESS)
     if len(sys.argv) > 1 and sys.argv[1] == "--measure":
@@ -102,6 +103,8 @@ def main() -> None:
     if args.naive:
         naive(*args.naive)
         return
+    if args.smoke:
+        args.feeds, args.items = 20, 3
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         port_file = work / "port"

@@ -232,7 +232,10 @@ def main() -> None:
     parser.add_argument(
         "--non-ascii", action="store_true", help="an em-dash in each document: text that is not all ASCII"
     )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to show the benchmark still runs (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.docs, args.naive_docs, args.repeat = "10,100", 50, 5, 1
     fast = fast_available()
     scanners = [("portable", False), ("hyperscan", True)] if fast else [("portable", False)]
     if not fast:
@@ -279,6 +282,8 @@ def main() -> None:
                 reference = found
             # Both scanners over the whole corpus, and the baseline over its sample: exactly the same hits.
             agree = found[: len(sample)] == slow and found == reference
+            if not agree:
+                raise SystemExit(f"{name} at {size} rules disagrees with the baseline: a matching bug")
             hits = sum(map(len, found))
             print(
                 f"{size:>6} {name:>9} {load_s:>7.2f} {mb:>6.1f} {engine_rate:>14.0f} {naive_rate:>13.1f} "

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -208,8 +209,10 @@ class Daemon:
         trigger = IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 60))
         due = datetime.fromisoformat(state.next_poll_at) if state.next_poll_at else None
         now = datetime.now(UTC)
-        # Sources not polled for a while start soon, spread over a few seconds rather than all at once.
-        first = due if due and due > now else now + timedelta(seconds=min(interval, 5) * (hash(state.name) % 100) / 100)
+        # Sources not polled for a while start soon, spread over a few seconds rather than all at once (by a
+        # stable hash of the name: Python's hash() differs in every process).
+        spread = zlib.crc32(state.name.encode()) % 100 / 100
+        first = due if due and due > now else now + timedelta(seconds=min(interval, 5) * spread)
         func = self._job(self.poll_source)
         if self.scheduler.get_job(job_id):
             self.scheduler.reschedule_job(job_id, trigger=trigger)

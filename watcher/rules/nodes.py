@@ -16,7 +16,6 @@ KeySet = frozenset[int]
 # "At least n of these key sets are met" (one of the keys of each occurred): what a node needs to hold.
 Need = tuple[int, tuple[KeySet, ...]]
 Cost = Callable[[KeySet], float]
-_NO_OCCS: list[Occ] = []
 _MAX_EVIDENCE_PER_LEAF = 3
 
 
@@ -74,7 +73,7 @@ class TermNode(LeafNode):
     def occurrences(self, doc: Doc) -> list[Occ]:
         occs = doc.occurrences(self.key)
         if not occs:
-            return _NO_OCCS
+            return []
         if self.cased is not None:
             occs = [o for o in occs if doc.cased_text(o) == self.cased]
         if doc.mask is not None:
@@ -121,7 +120,7 @@ class RegexNode(LeafNode):
 
     def occurrences(self, doc: Doc) -> list[Occ]:
         if self.literal is not None and self.literal not in doc.literals:
-            return _NO_OCCS
+            return []
         return doc.regex_occurrences(id(self), self.regex)
 
     def keyset(self, cost: Cost) -> KeySet | None:

@@ -134,6 +134,10 @@ def read_document(path: Path, data: bytes, source: str) -> list[Item]:
     return reader(path, data, source)
 
 
+# Plain text: read with a decode and a split, linear, no parser. Cheaper to read than to hand to a thread or
+# a worker process.
+PLAIN_TEXT = frozenset({".txt", ".text"})
+
 READERS: dict[str, Reader] = {
     ".txt": read_txt,
     ".text": read_txt,

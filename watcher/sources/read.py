@@ -18,7 +18,7 @@ from pathlib import Path
 from watcher.errors import ReadError
 from watcher.items.model import Item
 from watcher.sources.decode import looks_binary
-from watcher.sources.documents import READERS, read_document
+from watcher.sources.documents import PLAIN_TEXT, READERS, read_document
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,10 @@ def read_paths(
     with concurrent.futures.ThreadPoolExecutor(max_workers=ahead) as pool:
         window: deque[concurrent.futures.Future[list[Item | Skipped]]] = deque()
         for found in files:
-            if isinstance(found, Skipped):
+            if isinstance(found, Skipped) or found[0].suffix.lower() in PLAIN_TEXT:
+                # Nothing to wait for, or cheaper to read here than to hand to a thread.
                 window.append(concurrent.futures.Future())
-                window[-1].set_result([found])
+                window[-1].set_result([found] if isinstance(found, Skipped) else _load(*found, max_bytes, reader))
             else:
                 window.append(pool.submit(_load, *found, max_bytes, reader))
             while len(window) > ahead * 2:
