@@ -132,6 +132,9 @@ def test_health_metrics_and_systemd_notifications(tmp_path: Path) -> None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:  # noqa: S310
                 text = r.read().decode()
             assert "# TYPE watcher_polls_total counter" in text
+            # prometheus_client's exposition: fetch and parse durations as histograms.
+            assert "# TYPE watcher_fetch_seconds histogram" in text
+            assert 'watcher_fetch_seconds_bucket{le="+Inf"}' in text and "watcher_parse_seconds_count" in text
             for name in (
                 "watcher_polls_total",
                 "watcher_poll_failures_total",
@@ -140,7 +143,7 @@ def test_health_metrics_and_systemd_notifications(tmp_path: Path) -> None:
                 'watcher_deliveries_total{result="sent"}',
                 "watcher_outbox_queue_depth",
                 "watcher_rule_eval_seconds_total",
-                "watcher_up 1",
+                "watcher_up 1.0",
             ):
                 assert name in text, name
             d.proc.send_signal(signal.SIGTERM)

@@ -47,3 +47,17 @@ def _leaves(node):  # type: ignore[no-untyped-def]
         return
     for child in children:
         yield from _leaves(child)
+
+
+def test_metrics_keep_every_digit() -> None:
+    from watcher.daemon.health import Metrics
+
+    metrics = Metrics()
+    metrics.counters["polls"], metrics.counters["items"] = 1234567, 1234568
+    metrics.parse_seconds.observe(0.3)
+    text = metrics.render({"outbox_queue_depth": 12345678901})
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert float(values["watcher_polls_total"]) == 1234567
+    assert float(values["watcher_items_total"]) == 1234568
+    assert float(values["watcher_outbox_queue_depth"]) == 12345678901
+    assert float(values["watcher_parse_seconds_count"]) == 1

@@ -13,6 +13,7 @@ import itertools
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,6 +74,8 @@ class Fetched:
     result: FetchResult | None = None
     items: list[Item] | None = None
     error: FetchError | ReadError | None = None
+    fetch_seconds: float | None = None
+    parse_seconds: float | None = None
 
 
 class Poller:
@@ -131,8 +134,21 @@ class Poller:
     def fetch_and_parse(self, state: FeedState) -> Fetched:
         """Fetch and parse one feed (any thread); never raises for the feed's own failures."""
         url = state.fetch_url
+        timings: dict[str, float] = {}
         try:
-            with self._slot(url):
+            fetched = self._fetch_and_parse(state, url, timings)
+        except (FetchError, ReadError) as e:
+            fetched = Fetched(state, error=e)
+        except Exception as e:  # noqa: BLE001 - whatever one feed raises is that feed's failure, not the poll's
+            log.debug("feed %s: unexpected failure", state.name, exc_info=True)
+            fetched = Fetched(state, error=FetchError(f"{url}: {type(e).__name__}: {_first_line(e)}"))
+        fetched.fetch_seconds, fetched.parse_seconds = timings.get("fetch"), timings.get("parse")
+        return fetched
+
+    def _fetch_and_parse(self, state: FeedState, url: str, timings: dict[str, float]) -> Fetched:
+        with self._slot(url):
+            started = time.monotonic()
+            try:
                 result = fetch(
                     self.client,
                     url,
@@ -141,17 +157,18 @@ class Poller:
                     etag=state.etag,
                     last_modified=state.last_modified,
                 )
-            if result.status != 200:
-                return Fetched(state, result)
-            if not result.body.strip():
-                raise ReadError(f"{url}: not a feed (empty body)")
+            finally:
+                timings["fetch"] = time.monotonic() - started
+        if result.status != 200:
+            return Fetched(state, result)
+        if not result.body.strip():
+            raise ReadError(f"{url}: not a feed (empty body)")
+        started = time.monotonic()
+        try:
             items = self.parse_pool.parse(result.body, source=state.name, url=result.url, headers=result.headers)
-            return Fetched(state, result, items)
-        except (FetchError, ReadError) as e:
-            return Fetched(state, error=e)
-        except Exception as e:  # noqa: BLE001 - whatever one feed raises is that feed's failure, not the poll's
-            log.debug("feed %s: unexpected failure", state.name, exc_info=True)
-            return Fetched(state, error=FetchError(f"{url}: {type(e).__name__}: {_first_line(e)}"))
+        finally:
+            timings["parse"] = time.monotonic() - started
+        return Fetched(state, result, items)
 
     def store_result(self, fetched: Fetched) -> PollResult:
         """Store what a fetch brought, and the feed's new state (on the store's thread); never raises for it."""

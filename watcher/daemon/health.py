@@ -1,4 +1,5 @@
-"""/healthz and Prometheus /metrics on an optional address (server.listen), served from the event loop."""
+"""/healthz and Prometheus /metrics (prometheus_client's exposition) on an optional address (server.listen),
+served from the event loop."""
 
 from __future__ import annotations
 
@@ -6,15 +7,22 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
 
+_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
 @dataclass
 class Metrics:
-    """Counters the daemon updates; gauges are read when scraped."""
+    """What the daemon counts, exposed by prometheus_client at each scrape; gauges are read then."""
 
     counters: Counter[str] = field(default_factory=Counter)
     rule_eval_seconds: float = 0.0
@@ -22,37 +30,60 @@ class Metrics:
     started: float = field(default_factory=time.time)
     healthy: bool = False
     last_check: float = 0.0
+    fetch_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "watcher_fetch_seconds", "Time to fetch one feed (to the last byte).", registry=None, buckets=_SECONDS
+        )
+    )
+    parse_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "watcher_parse_seconds", "Time to parse one feed in its worker.", registry=None, buckets=_SECONDS
+        )
+    )
 
     def render(self, gauges: dict[str, float]) -> str:
-        lines: list[str] = []
+        """The Prometheus text exposition of every metric, now."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Scrape(self, gauges))
+        return generate_latest(registry).decode()
 
-        def metric(name: str, kind: str, help_text: str, value: float, labels: str = "") -> None:
-            if not any(line.startswith(f"# HELP {name} ") for line in lines):
-                lines.append(f"# HELP {name} {help_text}")
-                lines.append(f"# TYPE {name} {kind}")
-            lines.append(f"{name}{labels} {value:g}")
 
-        c = self.counters
-        metric("watcher_polls_total", "counter", "Feed and directory polls.", c["polls"])
-        metric("watcher_poll_failures_total", "counter", "Polls that failed.", c["poll_failures"])
-        metric("watcher_items_total", "counter", "New items stored.", c["items"])
-        metric("watcher_alerts_total", "counter", "Alerts recorded.", c["alerts"])
+_COUNTERS = (
+    ("watcher_polls", "Feed and directory polls.", "polls"),
+    ("watcher_poll_failures", "Polls that failed.", "poll_failures"),
+    ("watcher_items", "New items stored.", "items"),
+    ("watcher_alerts", "Alerts recorded.", "alerts"),
+    ("watcher_reloads", "Rule and config reloads applied.", "reloads"),
+    ("watcher_reload_failures", "Reloads refused (invalid).", "reload_failures"),
+)
+
+
+class _Scrape(Collector):
+    """One scrape's view of the daemon's counters and gauges (a registry of its own: no global state)."""
+
+    def __init__(self, metrics: Metrics, gauges: dict[str, float]):
+        self.metrics = metrics
+        self.gauges = gauges
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+        for name, help_text, key in _COUNTERS:
+            yield CounterMetricFamily(name, help_text, value=m.counters[key])
+        deliveries = CounterMetricFamily("watcher_deliveries", "Delivery attempts by result.", labels=["result"])
         for result in ("sent", "failed", "dead"):
-            metric(
-                "watcher_deliveries_total",
-                "counter",
-                "Delivery attempts by result.",
-                c[f"deliveries_{result}"],
-                f'{{result="{result}"}}',
-            )
-        metric("watcher_reloads_total", "counter", "Rule and config reloads applied.", c["reloads"])
-        metric("watcher_reload_failures_total", "counter", "Reloads refused (invalid).", c["reload_failures"])
-        metric("watcher_rule_eval_seconds_total", "counter", "Time spent evaluating rules.", self.rule_eval_seconds)
-        metric("watcher_rule_eval_items_total", "counter", "Items evaluated.", self.rule_eval_items)
-        for name, value in sorted(gauges.items()):
-            metric(f"watcher_{name}", "gauge", name.replace("_", " ").capitalize() + ".", value)
-        metric("watcher_up", "gauge", "1 while the scheduler runs and the database answers.", 1 if self.healthy else 0)
-        return "\n".join(lines) + "\n"
+            deliveries.add_metric([result], m.counters[f"deliveries_{result}"])
+        yield deliveries
+        yield CounterMetricFamily(
+            "watcher_rule_eval_seconds", "Time spent evaluating rules.", value=m.rule_eval_seconds
+        )
+        yield CounterMetricFamily("watcher_rule_eval_items", "Items evaluated.", value=m.rule_eval_items)
+        for name, value in sorted(self.gauges.items()):
+            yield GaugeMetricFamily(f"watcher_{name}", name.replace("_", " ").capitalize() + ".", value=value)
+        yield GaugeMetricFamily(
+            "watcher_up", "1 while the scheduler runs and the database answers.", value=1 if m.healthy else 0
+        )
+        yield from m.fetch_seconds.collect()
+        yield from m.parse_seconds.collect()
 
 
 class HealthServer:

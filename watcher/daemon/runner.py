@@ -234,6 +234,10 @@ class Daemon:
             result = await self._poll_dir(state)
         else:
             fetched = await self._in(self.fetch_pool, self.poller.fetch_and_parse, state)
+            if fetched.fetch_seconds is not None:
+                self.metrics.fetch_seconds.observe(fetched.fetch_seconds)
+            if fetched.parse_seconds is not None:
+                self.metrics.parse_seconds.observe(fetched.parse_seconds)
             result = await self._in(self.db_thread, self.poller.store_result, fetched)
         self.metrics.rule_eval_seconds += result.eval_seconds
         self.metrics.rule_eval_items += result.evaluated
