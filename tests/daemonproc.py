@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -29,6 +30,13 @@ class Daemon:
 
     def log(self) -> str:
         return "".join(self.lines)
+
+    def health_port(self) -> int:
+        """The port the daemon's health server got (`server.listen` with port 0), once it has logged it."""
+        wait_for(lambda: "health and metrics on http://" in self.log(), what="the health server")
+        m = re.search(r"health and metrics on http://[^:]+:(\d+)/healthz", self.log())
+        assert m is not None
+        return int(m.group(1))
 
 
 def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "condition") -> None:

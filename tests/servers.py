@@ -70,7 +70,7 @@ def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
         server.server_close()
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -93,9 +93,17 @@ def smtp_server() -> Iterator[Mailbox]:
             box.messages.append(envelope)
             return "250 OK"
 
-    box.port = free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
-    controller.start()
+    # aiosmtpd binds by host and port, not by a socket handed over: a port found free may be taken by the
+    # time it binds, so another is tried.
+    for attempt in range(5):
+        box.port = _free_port()
+        controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
+        try:
+            controller.start()
+            break
+        except (OSError, RuntimeError):
+            if attempt == 4:
+                raise
     try:
         yield box
     finally:

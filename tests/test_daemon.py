@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ROOT, write
 from tests.daemonproc import daemon, wait_for
 from tests.feedserver import feed_server
-from tests.servers import free_port, receiver
+from tests.servers import receiver
 
 
 def rss(*titles: str) -> bytes:
@@ -25,10 +25,11 @@ def rss(*titles: str) -> bytes:
     return f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
 
 
-def setup(tmp_path: Path, feed_url: str, hook_url: str, ops_url: str = "", port: int = 0) -> Path:
+def setup(tmp_path: Path, feed_url: str, hook_url: str, ops_url: str = "", health: bool = False) -> Path:
     write(tmp_path / "rules" / "r.yaml", "rules:\n  - id: shells\n    title: Shells\n    match: [artillery shells]\n")
     ops = f"  - {{url: '{ops_url}', tags: [ops], name: ops}}\n" if ops_url else ""
-    server = f"server: {{listen: '127.0.0.1:{port}'}}\n" if port else ""
+    # Port 0: the daemon takes any free port and logs it (no race for a port between tests).
+    server = "server: {listen: '127.0.0.1:0'}\n" if health else ""
     return write(
         tmp_path / "watcher.yaml",
         f"database: w.db\nrules: rules\nseeds: []\n"
@@ -113,10 +114,9 @@ def test_health_metrics_and_systemd_notifications(tmp_path: Path) -> None:
     sock.bind(str(sock_path))
     sock.settimeout(0.2)
     messages: list[str] = []
-    port = free_port()
     with feed_server() as srv, receiver() as hook:
         srv.static("/rss", rss("artillery shells"))
-        cfg = setup(tmp_path, srv.url("/rss"), hook.url, port=port)
+        cfg = setup(tmp_path, srv.url("/rss"), hook.url, health=True)
         with daemon(cfg, env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000"}) as d:
 
             def received(text: str) -> bool:
@@ -125,6 +125,7 @@ def test_health_metrics_and_systemd_notifications(tmp_path: Path) -> None:
                 return any(text in m for m in messages)
 
             wait_for(lambda: received("READY=1"), what="READY=1")
+            port = d.health_port()
             wait_for(lambda: received("WATCHDOG=1"), what="WATCHDOG=1")
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:  # noqa: S310
                 assert (r.status, r.read()) == (200, b"ok\n")

@@ -19,20 +19,14 @@ from tests.servers import receiver
 RULES = "rules:\n  - id: shells\n    title: Shells\n    match: [artillery shells]\n"
 
 
-def listening_port() -> tuple[socket.socket, int]:
-    """A port for the daemon: bound here and kept until the daemon is told it (no reuse race)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock, sock.getsockname()[1]
-
-
-def config(tmp_path: Path, hook_url: str, port: int, extra: str = "") -> Path:
+def config(tmp_path: Path, hook_url: str, extra: str = "") -> Path:
+    """A daemon whose health server takes any free port (it logs which): no race for a port."""
     write(tmp_path / "rules" / "r.yaml", RULES)
     return write(
         tmp_path / "watcher.yaml",
         f"database: w.db\nrules: rules\nseeds: [{{path: docs, interval: 1s}}]\n"
         f"notify:\n  - {{url: '{hook_url}', name: hook}}\n"
-        f"server: {{listen: '127.0.0.1:{port}'}}\n"
+        "server: {listen: '127.0.0.1:0'}\n"
         "daemon: {grace_period: 5s, deliver_interval: 1s, reload_debounce: 0.5s, parse_timeout: 3s}\n" + extra,
     )
 
@@ -46,12 +40,11 @@ def test_hostile_seed_files_never_freeze_the_daemon(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     hostile_documents(docs)
     (docs / "slow.html").write_bytes(b"<meta " * 20_000)  # ~30 s of html.parser: killed at parse_timeout
-    sock, port = listening_port()
     with receiver() as hook:
-        cfg = config(tmp_path, hook.url, port)
-        sock.close()
+        cfg = config(tmp_path, hook.url)
         with daemon(cfg) as d:
             wait_for(lambda: "running:" in d.log(), what="start")
+            port = d.health_port()
             # Throughout the hostile reads, /healthz answers within a second.
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline:
@@ -71,16 +64,15 @@ def test_hostile_seed_files_never_freeze_the_daemon(tmp_path: Path) -> None:
 
 
 def test_reload_refuses_hostile_rule_files_and_keeps_running(tmp_path: Path) -> None:
-    sock, port = listening_port()
     with receiver() as hook, receiver() as ops:
-        cfg = config(tmp_path, hook.url, port, extra="")
+        cfg = config(tmp_path, hook.url)
         cfg.write_text(
             cfg.read_text().replace("name: hook}\n", f"name: hook}}\n  - {{url: '{ops.url}', tags: [ops]}}\n")
         )
         (tmp_path / "docs").mkdir()
-        sock.close()
         with daemon(cfg) as d:
             wait_for(lambda: "running:" in d.log(), what="start")
+            port = d.health_port()
             cases = {
                 "bomb.yaml": BILLION_LAUGHS,
                 "self.yaml": "entities: &a {x: [*a]}\n",
@@ -106,13 +98,12 @@ def test_reload_refuses_hostile_rule_files_and_keeps_running(tmp_path: Path) -> 
 
 
 def test_health_server_bounds_slow_many_and_oversized_requests(tmp_path: Path) -> None:
-    sock, port = listening_port()
     with receiver() as hook:
-        cfg = config(tmp_path, hook.url, port)
+        cfg = config(tmp_path, hook.url)
         (tmp_path / "docs").mkdir()
-        sock.close()
         with daemon(cfg) as d:
             wait_for(lambda: "running:" in d.log(), what="start")
+            port = d.health_port()
             # A client that drips one header line a second is dropped at the 5 s header deadline.
             drip = socket.create_connection(("127.0.0.1", port))
             drip.sendall(b"GET /healthz HTTP/1.0\r\n")
@@ -157,13 +148,12 @@ def _answers(port: int) -> bool:
 
 
 def test_a_symlink_to_the_database_does_not_get_a_second_lock(tmp_path: Path) -> None:
-    sock, port = listening_port()
     with receiver() as hook:
-        cfg = config(tmp_path, hook.url, port)
+        cfg = config(tmp_path, hook.url)
         (tmp_path / "docs").mkdir()
-        sock.close()
         with daemon(cfg) as d:
             wait_for(lambda: "running:" in d.log(), what="start")
+            d.health_port()
             (tmp_path / "other").mkdir()
             os.symlink(tmp_path / "w.db", tmp_path / "other" / "link.db")
             second = write(tmp_path / "other" / "watcher.yaml", "database: link.db\nrules: ../rules\nseeds: []\n")

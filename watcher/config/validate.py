@@ -308,7 +308,8 @@ class Validator:
             raw = server.get("listen")
             if raw is not None:
                 m = re.match(r"^\[?([^\]]*?)\]?:(\d{1,5})$", str(raw))
-                if not m or not 0 < int(m.group(2)) < 65536:
+                # Port 0: any free port, which the daemon logs (tests, and several daemons on one host).
+                if not m or not 0 <= int(m.group(2)) < 65536:
                     self.doc.problem(("server", "listen"), f"expected HOST:PORT like 127.0.0.1:9090, not {raw!r}")
                 else:
                     listen = (m.group(1) or "127.0.0.1", int(m.group(2)))

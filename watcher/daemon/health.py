@@ -113,6 +113,7 @@ class HealthServer:
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._handle, host, port, limit=self.max_header_bytes)
+        port = self._server.sockets[0].getsockname()[1]
         log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
 
     async def stop(self) -> None:
