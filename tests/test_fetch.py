@@ -164,7 +164,7 @@ def test_redirect_to_a_private_address_is_refused_on_that_hop(target: str) -> No
     transport = GuardedTransport(allowed=lambda ip: ip == only_this_test_server or address_allowed(ip))
     with feed_server() as srv, httpx.Client(transport=transport, follow_redirects=False) as client:
         url = srv.static("/r", b"", status=302, headers={"Location": target.format(port=srv.port)})
-        with pytest.raises(FetchError, match="refused"):
+        with pytest.raises(FetchError, match=r"refused: .* a private or reserved address"):
             fetch(client, url, timeout=5, max_bytes=100)
         assert srv.hits == {"/r": 1}
 
@@ -173,3 +173,60 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 60) == 60
     assert parse_retry_after("soon") is None
+
+
+def test_a_name_resolving_to_a_public_and_a_private_address_is_refused(monkeypatch) -> None:
+    # DNS cannot be served here: the resolver alone is replaced, the guard and the client are real.
+    import socket
+
+    def resolve(host: str, port: int, *args, **kwargs):  # type: ignore[no-untyped-def]
+        assert host == "mixed.example"
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    guard = r"refused: mixed\.example resolves to 10\.0\.0\.7, a private or reserved"
+    with make_client(allow_private_addresses=False) as client, pytest.raises(FetchError, match=guard):
+        fetch(client, "http://mixed.example/feed", timeout=5, max_bytes=100)
+
+
+def test_one_redirect_over_the_limit_is_refused(client) -> None:
+    with feed_server() as srv:
+        for i in range(6):
+            srv.static(f"/r{i}", b"", status=302, headers={"Location": f"/r{i + 1}"})
+        srv.static("/r6", RSS)
+        with pytest.raises(FetchError, match="more than 5 redirects"):
+            fetch(client, srv.url("/r0"), timeout=5, max_bytes=10_000)
+        # Five hops are fine.
+        assert fetch(client, srv.url("/r1"), timeout=5, max_bytes=10_000).body == RSS
+
+
+def test_body_cap_is_exact(client) -> None:
+    with feed_server() as srv:
+        srv.static("/exact", b"x" * 1000)
+        assert len(fetch(client, srv.url("/exact"), timeout=5, max_bytes=1000).body) == 1000
+        with pytest.raises(FetchError, match="body larger than 999 bytes"):
+            fetch(client, srv.url("/exact"), timeout=5, max_bytes=999)
+        srv.static("/gz", gzip.compress(b"y" * 1000), headers={"Content-Encoding": "gzip"})
+        assert len(fetch(client, srv.url("/gz"), timeout=5, max_bytes=1000).body) == 1000
+        with pytest.raises(FetchError, match="body larger than 999 bytes"):
+            fetch(client, srv.url("/gz"), timeout=5, max_bytes=999)
+
+
+def test_one_deadline_across_redirects(client) -> None:
+    def slow_redirect(h) -> None:  # type: ignore[no-untyped-def]
+        time.sleep(0.8)
+        h.send_response(302)
+        h.send_header("Location", "/slow")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    with feed_server() as srv:
+        srv.route("/slow", slow_redirect)
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="no answer within 2s"):
+            fetch(client, srv.url("/slow"), timeout=2, max_bytes=100)
+        # Three hops of 0.8 s each would be 2.4 s: the deadline is the fetch's, not each hop's.
+        assert time.monotonic() - started < 2.6
