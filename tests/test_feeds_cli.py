@@ -71,6 +71,9 @@ def test_opml_import_and_export(tmp_path: Path) -> None:
     broken = write(tmp_path / "broken.opml", "<opml><body><outline")
     code, out = cli("feeds", "import", "--config", cfg, str(broken))
     assert code != 0
+    assert f"{broken}:1: invalid OPML: unclosed token" in out
+    code, out = cli("feeds", "list", "--config", cfg)
+    assert out.count("[new]") == 3  # the broken file added nothing
 
 
 def test_status_reads_the_database_alone(tmp_path: Path) -> None:

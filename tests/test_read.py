@@ -164,7 +164,7 @@ def test_skips_empty_binary_large_unknown(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{nope")
     reasons = skipped(tmp_path, max_bytes=1000)
     assert reasons == {
-        "bad.json": reasons["bad.json"],
+        "bad.json": "invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
         "big.txt": "larger than 1000 bytes",
         "bin.txt": "binary file",
         "blank.txt": "empty file",
