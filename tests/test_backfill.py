@@ -147,7 +147,14 @@ def _run_backfill(config: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A pytest started in the background inherits SIGINT ignored; the child gets the default back, as a
+        # terminal's Ctrl-C would find it.
+        preexec_fn=_default_sigint,  # noqa: PLW1509
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _count(db: Path) -> int:
