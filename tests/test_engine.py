@@ -323,3 +323,13 @@ def test_one_engine_matches_from_several_threads_at_once(fast: bool) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: run(), range(4)))
     assert results == [[i % 2 for i in range(400)]] * 4
+
+
+def test_evidence_is_deduplicated_and_capped_per_condition(make_engine) -> None:
+    engine = one_rule(make_engine, "any: [drones, drones, {entity: nk}]")
+    text = "drones " * 10 + "and Pyongyang"
+    [match] = engine.match(Item(source="t", content=text))
+    drones = [e for e in match.evidence if e.matched == "drones"]
+    # The same occurrence named twice is one piece of evidence, and each condition gives at most three.
+    assert len(drones) == 3 and len({(e.start, e.end) for e in drones}) == 3
+    assert [e.matched for e in match.evidence if e.matched != "drones"] == ["Pyongyang"]

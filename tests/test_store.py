@@ -264,3 +264,23 @@ def test_open_copy_writes_nothing(tmp_path: Path, engine: Engine) -> None:
     assert path.read_bytes() == before
     assert not Store.open_copy(tmp_path / "absent.db").count("items")
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_guid_with_surrounding_white_space_is_the_same_guid(store: Store, engine: Engine) -> None:
+    [first] = ingest(store, engine, Item(source="a", guid="  urn:x:1\n", content=LONG))
+    [again] = ingest(store, engine, Item(source="a", guid="urn:x:1", content=LONG))
+    assert (first.status, again.status, again.item_id) == (NEW, DUPLICATE, first.item_id)
+
+
+def test_a_copy_of_a_copy_points_at_the_original(store: Store, engine: Engine) -> None:
+    outs = ingest(
+        store,
+        engine,
+        Item(source="wire", guid="w1", title="Shells", content=LONG),
+        Item(source="paper", guid="p1", title="Shells", content=LONG),
+        Item(source="blog", guid="b1", title="Shells", content=LONG),
+    )
+    assert [o.status for o in outs] == [NEW, COPY, COPY]
+    rows = store.query("SELECT id, duplicate_of FROM items ORDER BY id")
+    assert [r["duplicate_of"] for r in rows] == [None, outs[0].item_id, outs[0].item_id]
+    assert {a[1] for a in alerts(store)} == {outs[0].item_id}
