@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,7 +84,11 @@ def test_daemon_alerts_reloads_rules_and_survives_a_broken_edit(tmp_path: Path) 
             wait_for(lambda: "running:" in d.log(), what="restart")
             hits = srv.hits["/rss"]
             wait_for(lambda: srv.hits["/rss"] >= hits + 2, what="polls after restart")
-            time.sleep(1.5)
+            # What would be sent is in the outbox first: after two polls, nothing new is there to send.
+            with sqlite3.connect(tmp_path / "w.db") as db:
+                waiting = db.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'failed')").fetchone()
+                delivered = db.execute("SELECT count(*) FROM outbox WHERE state = 'sent' AND target = 'hook'").fetchone()
+            assert waiting == (0,) and delivered == (len(sent),)
             d.proc.send_signal(signal.SIGTERM)
             assert d.proc.wait(timeout=10) == 0
         assert titles(hook) == sent
