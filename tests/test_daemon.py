@@ -87,7 +87,9 @@ def test_daemon_alerts_reloads_rules_and_survives_a_broken_edit(tmp_path: Path) 
             # What would be sent is in the outbox first: after two polls, nothing new is there to send.
             with sqlite3.connect(tmp_path / "w.db") as db:
                 waiting = db.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'failed')").fetchone()
-                delivered = db.execute("SELECT count(*) FROM outbox WHERE state = 'sent' AND target = 'hook'").fetchone()
+                delivered = db.execute(
+                    "SELECT count(*) FROM outbox WHERE state = 'sent' AND target = 'hook'"
+                ).fetchone()
             assert waiting == (0,) and delivered == (len(sent),)
             d.proc.send_signal(signal.SIGTERM)
             assert d.proc.wait(timeout=10) == 0

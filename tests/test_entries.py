@@ -109,3 +109,23 @@ def test_relative_links_in_a_saved_feed_resolve_against_its_own_link(tmp_path: P
     )
     items, _ = read(tmp_path / "saved.rss")
     assert [i.link for i in items] == ["https://news.example.org/2024/story", "https://other.example.org/x/rel"]
+
+
+def test_an_unreadable_date_is_kept_as_written_and_the_item_dated_when_first_seen(tmp_path: Path) -> None:
+    from watcher.rules.engine import Engine
+    from watcher.rules.model import RuleSet
+    from watcher.store.sqlite import PENDING, Store
+
+    feed = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        b"<item><guid>odd</guid><title>a</title><pubDate>the day after tomorrow</pubDate></item>"
+        b"<item><guid>none</guid><title>b</title></item></channel></rss>"
+    )
+    odd, none = parse_body(feed, source="s", url="https://example.org/f", headers={})
+    assert (odd.published, odd.date_text) == (None, "the day after tomorrow")
+    assert (none.published, none.date_text) == (None, None)
+    with Store.open(tmp_path / "w.db") as store:
+        list(store.ingest([odd, none], Engine(RuleSet()).match, alert_state=PENDING))
+        rows = store.query("SELECT guid, published, date_text, first_seen FROM items ORDER BY guid")
+    assert rows[0]["guid"] == "none" and rows[0]["published"] is None
+    assert rows[1]["date_text"] == "the day after tomorrow" and rows[1]["published"] == rows[1]["first_seen"]

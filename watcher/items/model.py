@@ -21,6 +21,8 @@ class Item:
     published: datetime | None = None
     author: str = ""
     path: str | None = None
+    # The date as the publisher wrote it, when it could not be read (`published` is then None).
+    date_text: str | None = None
     # Set when entries of one fetch share a guid (or, lacking one, a link) but differ: a digest of the
     # entry's content that tells them apart, the same at every poll.
     variant: str | None = None

@@ -39,6 +39,8 @@ def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Ite
     names = [a.get("name", "") for a in authors if isinstance(a, dict) and a.get("name")]
     link = as_text(entry.get("url")) or None
     guid = as_text(entry.get("id")) or link or _hash_guid(as_text(entry.get("title")), content)
+    raw_date = entry.get("date_published") or entry.get("date_modified")
+    published = parse_date(raw_date)
     return Item(
         source=source,
         guid=guid,
@@ -47,7 +49,8 @@ def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Ite
         title=html.unescape(as_text(entry.get("title"))),
         summary=as_text(entry.get("summary")),
         content=content,
-        published=parse_date(entry.get("date_published") or entry.get("date_modified")),
+        published=published,
+        date_text=as_text(raw_date)[:100] if raw_date and published is None else None,
         author=", ".join(str(n) for n in names),
         path=path,
     )

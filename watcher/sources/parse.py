@@ -180,6 +180,7 @@ def entry_item(entry: Mapping[str, Any], *, source: str, base: str = "") -> Item
         digest = hashlib.sha256(f"{title}\x00{summary}\x00{content}".encode()).hexdigest()[:32]
         guid = f"sha256:{digest}"
     author = entry.get("author") or ""
+    published = _published(entry)
     return Item(
         source=source,
         guid=str(guid),
@@ -187,7 +188,8 @@ def entry_item(entry: Mapping[str, Any], *, source: str, base: str = "") -> Item
         title=title,
         summary=summary,
         content=content,
-        published=_published(entry),
+        published=published,
+        date_text=_date_text(entry) if published is None else None,
         author=author if isinstance(author, str) else "",
     )
 
@@ -211,10 +213,18 @@ def _published(entry: Mapping[str, Any]) -> datetime | None:
             if exact is not None:
                 return exact
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        parsed = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
         if parsed:
             try:
                 return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
             except (OverflowError, ValueError, OSError):
                 continue
+    return None
+
+
+def _date_text(entry: Mapping[str, Any]) -> str | None:
+    for key in ("published", "updated", "created"):
+        raw = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+        if isinstance(raw, str) and raw.strip():
+            return raw.strip()[:100]
     return None

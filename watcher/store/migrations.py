@@ -119,3 +119,9 @@ def m003_feeds(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL
         )"""
     )
+
+
+@migrations()
+def m004_date_text(db: sqlite_utils.Database) -> None:
+    # A date the publisher wrote that could not be read: kept as written (the item is dated by first_seen).
+    db.execute("ALTER TABLE items ADD COLUMN date_text TEXT")

@@ -219,9 +219,9 @@ class Store:
             )
             conn.execute(
                 "UPDATE items SET guid = ?, link = ?, title = ?, summary = ?, content = ?, author = ?, "
-                "published = ?, path = ?, text_hash = ?, version = ?, updated_at = ?, duplicate_of = NULL "
-                "WHERE id = ?",
-                (*_columns(item), digest, version, now, item_id),
+                "published = ?, path = ?, date_text = ?, text_hash = ?, version = ?, updated_at = ?, "
+                "duplicate_of = NULL WHERE id = ?",
+                (*_columns(item, now), digest, version, now, item_id),
             )
             outcome = Outcome(item, UPDATED, item_id)
             for match in evaluate(item):
@@ -242,9 +242,9 @@ class Store:
             copy_of = int(found[0]) if found else None
         cur = conn.execute(
             "INSERT INTO items (source_id, key, guid, link, title, summary, content, author, published, path, "
-            "text_hash, duplicate_of, version, first_seen, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            (sid, key, *_columns(item), digest, copy_of, now, now),
+            "date_text, text_hash, duplicate_of, version, first_seen, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            (sid, key, *_columns(item, now), digest, copy_of, now, now),
         )
         item_id = int(cur.lastrowid or 0)
         if copy_of is not None:
@@ -323,6 +323,8 @@ def _refuse_foreign(conn: sqlite3.Connection, name: str) -> None:
         )
 
 
-def _columns(item: Item) -> tuple[Any, ...]:
-    published = item.published.isoformat() if item.published else None
-    return (item.guid, item.link, item.title, item.summary, item.content, item.author, published, item.path)
+def _columns(item: Item, now: str) -> tuple[Any, ...]:
+    # A date that was written but could not be read: the item is dated when it was first seen.
+    published = item.published.isoformat() if item.published else (now if item.date_text else None)
+    row = (item.guid, item.link, item.title, item.summary, item.content, item.author, published, item.path)
+    return (*row, item.date_text)
