@@ -57,3 +57,16 @@ def test_idempotency_key_is_stable_and_changes_with_the_item_version() -> None:
     assert key == idempotency_key("shells", 7, 1, "hook") and len(key) == 16
     assert len({key, idempotency_key("shells", 7, 2, "hook"), idempotency_key("shells", 8, 1, "hook")}) == 3
     assert key != idempotency_key("shells", 7, 1, "other") != idempotency_key("drones", 7, 1, "hook")
+
+
+def test_delivery_reports_each_alerts_latency(tmp_path: Path) -> None:
+    clock = Clock()
+    with receiver() as healthy, receiver(fail=1) as flaky:
+        cfg = project(tmp_path, f"notify:\n  - url: {healthy.url}\n  - url: {flaky.url}\n")
+        store, dispatcher = ingest(cfg, [Item(source="s", guid="1", content="drones")], clock)
+        clock.advance(2)
+        assert dispatcher.drain().latencies == [2.0]
+        clock.advance(3600)
+        later = dispatcher.drain()
+        assert later.sent == 1 and later.latencies == [3602.0]
+        store.close()

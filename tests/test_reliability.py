@@ -61,3 +61,4 @@ def test_metrics_keep_every_digit() -> None:
     assert float(values["watcher_items_total"]) == 1234568
     assert float(values["watcher_outbox_queue_depth"]) == 12345678901
     assert float(values["watcher_parse_seconds_count"]) == 1
+    assert float(values["watcher_alert_latency_seconds_count"]) == 0

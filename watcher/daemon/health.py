@@ -41,6 +41,15 @@ class Metrics:
         )
     )
 
+    alert_latency_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "watcher_alert_latency_seconds",
+            "Time from an alert being recorded to its delivery to a target.",
+            registry=None,
+            buckets=(1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0),
+        )
+    )
+
     def render(self, gauges: dict[str, float]) -> str:
         """The Prometheus text exposition of every metric, now."""
         registry = CollectorRegistry(auto_describe=False)
@@ -84,6 +93,7 @@ class _Scrape(Collector):
         )
         yield from m.fetch_seconds.collect()
         yield from m.parse_seconds.collect()
+        yield from m.alert_latency_seconds.collect()
 
 
 class HealthServer:

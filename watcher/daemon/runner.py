@@ -270,6 +270,8 @@ class Daemon:
         self.metrics.counters["deliveries_sent"] += stats.sent
         self.metrics.counters["deliveries_failed"] += stats.failed
         self.metrics.counters["deliveries_dead"] += stats.dead
+        for seconds in stats.latencies:
+            self.metrics.alert_latency_seconds.observe(seconds)
 
     async def heartbeat(self) -> None:
         self.stall_guard.beat()

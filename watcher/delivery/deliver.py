@@ -11,14 +11,14 @@ import logging
 import random
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watcher.config import Config
 from watcher.delivery.message import Renderer
 from watcher.delivery.notify import Notifier, target_key
-from watcher.delivery.outbox import Outbox, Schedule, decode_evidence
+from watcher.delivery.outbox import Outbox, Schedule, decode_evidence, parse_iso
 from watcher.rules.engine import Match
 from watcher.rules.model import Rule
 from watcher.store.sqlite import OnAlert, Store, now_iso
@@ -38,6 +38,8 @@ class DeliveryStats:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    # Seconds from each sent row's alert being recorded to its delivery (cooldowns and digests included).
+    latencies: list[float] = field(default_factory=list)
 
     def __str__(self) -> str:
         return f"{self.sent} sent, {self.failed} failed (will retry), {self.dead} given up"
@@ -105,6 +107,7 @@ class Dispatcher:
         if result.ok:
             self.outbox.mark_sent(self.store, ids, now)
             stats.sent += len(ids)
+            stats.latencies.extend((now - parse_iso(r["created_at"])).total_seconds() for r in rows)
             log.info("sent alert %s to %s", ",".join(str(r["alert_id"]) for r in rows), self.notifier.label(target))
             return
         attempts = max(r["attempts"] for r in rows) + 1

@@ -141,7 +141,8 @@ class Outbox:
         if not ids:
             return []
         return store.query(
-            "SELECT o.id, o.alert_id, o.target, o.idempotency_key, o.attempts, o.group_key, a.rule_id, a.rule_title, "
+            "SELECT o.id, o.alert_id, o.target, o.idempotency_key, o.attempts, o.group_key, o.created_at, "
+            "a.rule_id, a.rule_title, "
             "a.severity, a.evidence, a.item_version, i.title, i.link, i.path, i.published, i.guid, s.name AS source "
             "FROM outbox o JOIN alerts a ON a.id = o.alert_id JOIN items i ON i.id = a.item_id "
             "JOIN sources s ON s.id = i.source_id WHERE o.id IN (SELECT value FROM json_each(?)) ORDER BY o.id",
