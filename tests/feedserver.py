@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 whose paths tests script: good feeds and every hostile kind."""
+"""The one HTTP server of the tests, real, on 127.0.0.1: GET paths scripted per test (good feeds and every
+hostile kind), and a POST handler for the webhook receiver of Apprise's json:// (tests/servers.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ Handler = Callable[[BaseHTTPRequestHandler], None]
 class FeedServer:
     port: int = 0
     routes: dict[str, Handler] = field(default_factory=dict)
+    post: Handler | None = None
     hits: dict[str, int] = field(default_factory=dict)
     headers_seen: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -59,6 +61,15 @@ def feed_server() -> Iterator[FeedServer]:
                 return
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 handler(self)
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            if state.post is None:
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                state.post(self)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -1,4 +1,5 @@
-"""Real servers on 127.0.0.1 for tests: a webhook receiver for Apprise's json://, and an SMTP server."""
+"""Real servers on 127.0.0.1 for tests: the webhook receiver for Apprise's json:// (a role of the one test
+HTTP server), and an SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.feedserver import feed_server
 
 
 @dataclass
@@ -36,38 +39,28 @@ class Receiver:
 
 @contextmanager
 def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
+    """The test HTTP server (tests/feedserver.py) recording each JSON body POSTed to it."""
     state = Receiver(fail=fail, delay=delay)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length", 0))
-            body = self.rfile.read(length)
-            if state.delay:
-                time.sleep(state.delay)
-            with state.lock:
-                state.requests += 1
-                failing = state.fail > 0
-                if failing:
-                    state.fail -= 1
-                else:
-                    state.received.append(json.loads(body))
-            self.send_response(500 if failing else 200)
-            self.send_header("content-length", "0")
-            self.end_headers()
+    def record(h: BaseHTTPRequestHandler) -> None:
+        body = h.rfile.read(int(h.headers.get("content-length", 0)))
+        if state.delay:
+            time.sleep(state.delay)
+        with state.lock:
+            state.requests += 1
+            failing = state.fail > 0
+            if failing:
+                state.fail -= 1
+            else:
+                state.received.append(json.loads(body))
+        h.send_response(500 if failing else 200)
+        h.send_header("content-length", "0")
+        h.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with feed_server() as server:
+        server.post = record
+        state.port = server.port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _free_port() -> int:
