@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from watcher.store.feeds import FeedState, all_feeds
+from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds
 from watcher.store.sqlite import Store
 
 
@@ -17,6 +17,17 @@ class Status:
     items: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_gauges(store: Store) -> dict[str, float]:
+    """What /metrics reports of the database: deliveries waiting and given up, feeds that need a look."""
+    conn = store.conn
+    due = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'failed')").fetchone()[0]
+    dead = conn.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+    unhealthy = conn.execute(
+        "SELECT count(*) FROM feeds WHERE failures >= ? OR disabled_reason IS NOT NULL", (BROKEN_AFTER,)
+    ).fetchone()[0]
+    return {"outbox_queue_depth": due, "outbox_dead": dead, "feeds_unhealthy": unhealthy}
 
 
 def read_status(store: Store, limit: int = 10) -> Status:

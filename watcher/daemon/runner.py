@@ -16,7 +16,6 @@ import signal
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,36 +27,19 @@ from watcher.config import Config, load_config
 from watcher.daemon.health import HealthServer, Metrics
 from watcher.daemon.logs import protect_secrets
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
+from watcher.daemon.watch import FileWatch, Snapshot
 from watcher.delivery.deliver import Dispatcher
 from watcher.errors import ConfigError, WatcherError
 from watcher.poll import Poller, PollResult
 from watcher.rules.engine import Engine
-from watcher.rules.load import load_rules, rule_files
+from watcher.rules.load import load_rules
 from watcher.sources.sandbox import ParsePool
+from watcher.status import read_gauges
 from watcher.store.feeds import FeedState, all_feeds, get_feed, sync
 from watcher.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass
-class _Snapshot:
-    files: dict[str, tuple[int, int]]
-
-    @classmethod
-    def take(cls, config_path: Path | None, rules: Path) -> _Snapshot:
-        paths = list(rule_files(rules)) if rules.exists() else []
-        if config_path is not None:
-            paths.append(config_path)
-        files = {}
-        for path in paths:
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            files[str(path)] = (st.st_mtime_ns, st.st_size)
-        return cls(files)
 
 
 class Daemon:
@@ -78,9 +60,7 @@ class Daemon:
         self.reload_requested = False
         self._inflight: set[asyncio.Task[Any]] = set()
         self._background: set[asyncio.Task[Any]] = set()
-        self._snapshot = _Snapshot({})
-        self._pending_since: float | None = None
-        self._pending_snapshot: _Snapshot | None = None
+        self.watch = FileWatch()
         self._gauges: dict[str, float] = {}
         self._reported_problems: str = ""
         self.store: Store
@@ -156,7 +136,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         await self._in(self.db_thread, self._open)
         await self._in(self.delivery_thread, self._open_delivery)
-        self._snapshot = _Snapshot.take(self.config_path, self.config.rules)
+        self.watch.apply(Snapshot.take(self.config_path, self.config.rules))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
@@ -292,21 +272,8 @@ class Daemon:
         self.store.conn.execute("SELECT 1").fetchone()
 
     async def refresh_gauges(self) -> None:
-        self._gauges = await self._in(self.delivery_thread, self._read_gauges)
-
-    def _read_gauges(self) -> dict[str, float]:
-        conn = self.delivery_store.conn
-        due = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'failed')").fetchone()[0]
-        dead = conn.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
-        broken = conn.execute(
-            "SELECT count(*) FROM feeds WHERE failures >= 3 OR disabled_reason IS NOT NULL"
-        ).fetchone()
-        return {
-            "outbox_queue_depth": due,
-            "outbox_dead": dead,
-            "feeds_unhealthy": broken[0],
-            "rules": len(self.engine.ruleset.rules),
-        }
+        gauges = await self._in(self.delivery_thread, read_gauges, self.delivery_store)
+        self._gauges = {**gauges, "rules": len(self.engine.ruleset.rules)}
 
     # reload ---------------------------------------------------------------------------------------------
 
@@ -317,26 +284,16 @@ class Daemon:
     async def watch_files(self) -> None:
         # Walking the rules directory is file I/O: keep it off the SQLite writer's thread.
         snapshot = await asyncio.get_running_loop().run_in_executor(
-            None, _Snapshot.take, self.config_path, self.config.rules
+            None, Snapshot.take, self.config_path, self.config.rules
         )
         if self.reload_requested:
             self.reload_requested = False
             await self.reload(snapshot)
-            return
-        if snapshot.files == self._snapshot.files:
-            self._pending_since = None
-            return
-        if self._pending_snapshot is None or snapshot.files != self._pending_snapshot.files:
-            self._pending_snapshot, self._pending_since = snapshot, time.monotonic()  # debounce: wait for calm
-            return
-        if (
-            self._pending_since is not None
-            and time.monotonic() - self._pending_since >= self.config.daemon.reload_debounce
-        ):
+        elif self.watch.settled(snapshot, self.config.daemon.reload_debounce):
             await self.reload(snapshot)
 
-    async def reload(self, snapshot: _Snapshot) -> None:
-        self._snapshot, self._pending_snapshot, self._pending_since = snapshot, None, None
+    async def reload(self, snapshot: Snapshot) -> None:
+        self.watch.apply(snapshot)
         try:
             config = load_config(self.config_path) if self.config_path else self.config
         except ConfigError as e:
