@@ -62,7 +62,7 @@ def backfill(
         pipeline = Pipeline(store, engine, on_alert=on_alert)
         keep = _since_filter(options.since) if options.since else None
         state = PENDING if options.notify else SUPPRESSED
-        with ParsePool() as parse_pool:
+        with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
             documents = read_paths(options.paths, reader=parse_pool.read, ahead=parse_pool.workers)
             stats = pipeline.ingest(documents, alert_state=state, keep=keep, progress=progress)
         delivery = None

@@ -31,7 +31,7 @@ def poll_command(config_path: Path | None, once: bool, force: bool) -> None:
     engine = load_engine(config)
     with open_store(config) as store:
         sync(store, config)
-        with ParsePool() as parse_pool:
+        with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
             results = poll_once(config, store, engine, parse_pool, force=force)
     deferred = [r for r in results if r.status == "deferred"]
     ok = [r for r in results if r.ok and r.status != "deferred"]
