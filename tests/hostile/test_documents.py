@@ -132,3 +132,25 @@ def test_ctrl_c_on_the_process_group_prints_no_worker_traceback(tmp_path: Path) 
     _, err = proc.communicate(timeout=30)
     assert "interrupted" in err or proc.returncode == 0
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def test_closing_the_pool_while_a_worker_is_busy_is_clean(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.html"
+    slow.write_bytes(SLOW_HTML)
+    for _ in range(3):
+        pool = ParsePool(1, deadline=30)
+        errors: list[str] = []
+
+        def read_slow(pool: ParsePool = pool, errors: list[str] = errors) -> None:
+            try:
+                pool.read(slow, slow.read_bytes(), "s")
+            except ReadError as e:
+                errors.append(str(e))
+
+        thread = threading.Thread(target=read_slow)
+        thread.start()
+        time.sleep(0.5)
+        pool.close()  # the stop of a daemon whose worker is mid-parse: no exception here
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        assert errors == [f"{slow}: the parser process died"]

@@ -112,20 +112,31 @@ class _Worker:
         self.process = context.Process(target=_serve, args=(child, memory_limit), daemon=True)
         self.process.start()
         child.close()
+        # The pool's close() and the thread using this worker may both end it at once: once is enough.
+        self._ending = threading.Lock()
+        self._ended = False
 
     def kill(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.process.kill()
-        self.process.join(_JOIN_SECONDS)
-        self.conn.close()
+        self._end(gracefully=False)
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-        self.process.join(_JOIN_SECONDS)
+        self._end(gracefully=True)
+
+    def _end(self, *, gracefully: bool) -> None:
+        with self._ending:
+            if self._ended:
+                return
+            self._ended = True
+        if gracefully:
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send(None)
+            self.process.join(_JOIN_SECONDS)
         if self.process.is_alive():
-            self.kill()
-        self.conn.close()
+            with contextlib.suppress(OSError, ValueError):
+                self.process.kill()
+            self.process.join(_JOIN_SECONDS)
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 class ParsePool:
