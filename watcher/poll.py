@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -301,7 +301,7 @@ class Poller:
             ingest.add(batch)
         return self.finish_dir(state, ingest)
 
-    def read_dir(self, state: FeedState) -> Iterator[list[Item | Skipped]]:
+    def read_dir(self, state: FeedState) -> Generator[list[Item | Skipped], None, None]:
         """A seed directory's documents, parsed in the sandbox, in batches (any thread, one at a time).
 
         The daemon reads a batch on a worker thread and stores it on the store's thread, so that the store's

@@ -52,23 +52,30 @@ def test_hostile_documents_each_skipped_or_read_in_the_pool(tmp_path: Path) -> N
     assert skipped["nested.json"] == "nested too deeply to parse"
 
 
+def read_in_background(pool: ParsePool, path: Path) -> tuple[threading.Thread, list[str]]:
+    """Start reading `path` in the pool on another thread; the errors it raises are collected."""
+    errors: list[str] = []
+
+    def read() -> None:
+        try:
+            pool.read(path, path.read_bytes(), "s")
+        except ReadError as e:
+            errors.append(str(e))
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    time.sleep(0.5)
+    return thread, errors
+
+
 def test_slow_parse_is_killed_alone_while_other_parses_finish(tmp_path: Path) -> None:
     slow = tmp_path / "slow.html"
     slow.write_bytes(SLOW_HTML)
-    good = tmp_path / "good.txt"
-    good.write_bytes(b"Title\n\nbody text\n")
+    # Markdown, not plain text: it is parsed in a worker, the one the slow file leaves free.
+    good = tmp_path / "good.md"
+    good.write_bytes(b"# Title\n\nbody text\n")
     with ParsePool(2, deadline=3) as pool:
-        errors: list[str] = []
-
-        def read_slow() -> None:
-            try:
-                pool.read(slow, slow.read_bytes(), "s")
-            except ReadError as e:
-                errors.append(str(e))
-
-        thread = threading.Thread(target=read_slow)
-        thread.start()
-        time.sleep(0.5)
+        thread, errors = read_in_background(pool, slow)
         # The other worker keeps serving while the slow one runs, and after it is killed.
         for _ in range(5):
             assert pool.read(good, good.read_bytes(), "s")[0].title == "Title"
@@ -139,17 +146,7 @@ def test_closing_the_pool_while_a_worker_is_busy_is_clean(tmp_path: Path) -> Non
     slow.write_bytes(SLOW_HTML)
     for _ in range(3):
         pool = ParsePool(1, deadline=30)
-        errors: list[str] = []
-
-        def read_slow(pool: ParsePool = pool, errors: list[str] = errors) -> None:
-            try:
-                pool.read(slow, slow.read_bytes(), "s")
-            except ReadError as e:
-                errors.append(str(e))
-
-        thread = threading.Thread(target=read_slow)
-        thread.start()
-        time.sleep(0.5)
+        thread, errors = read_in_background(pool, slow)
         pool.close()  # the stop of a daemon whose worker is mid-parse: no exception here
         thread.join(timeout=10)
         assert not thread.is_alive()

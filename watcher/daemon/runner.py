@@ -242,6 +242,9 @@ class Daemon:
             if batch is None or self.stopping.is_set():
                 break
             await self._in(self.db_thread, ingest.add, batch)
+        # Left early (a stop), the reader waits for the parses it started: on a worker thread, not the loop.
+        # (Cancelled instead, its `next` may still run: the process is ending, and the generator with it.)
+        await self._in(self.fetch_pool, batches.close)
         return await self._in(self.db_thread, poller.finish_dir, state, ingest)
 
     async def deliver(self) -> None:

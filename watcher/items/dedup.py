@@ -98,14 +98,14 @@ def variant_of(item: Item) -> str:
 def disambiguate(items: list[Item]) -> tuple[list[Item], int]:
     """Items of one fetch with exact repeats dropped, and entries that share an identity but differ each
     given their variant; and how many entries shared an identity. Feed order is kept."""
+    keyed = [(base_key(item), variant_of(item), item) for item in items]
     variants: dict[str, set[str]] = {}
-    for item in items:
-        variants.setdefault(base_key(item), set()).add(variant_of(item))
+    for key, variant, _ in keyed:
+        variants.setdefault(key, set()).add(variant)
     out: list[Item] = []
     kept: set[tuple[str, str]] = set()
     shared = 0
-    for item in items:
-        key, variant = base_key(item), variant_of(item)
+    for key, variant, item in keyed:
         if (key, variant) in kept:
             continue  # the same entry twice: once is enough
         kept.add((key, variant))

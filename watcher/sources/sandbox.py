@@ -176,7 +176,8 @@ class ParsePool:
         trip to a worker would halve a backfill's speed. Every other type is parsed in a worker.
         """
         if path.suffix.lower() in PLAIN_TEXT:
-            return _capped(read_document(path, data, source), self.max_item_chars)[0]
+            items, cut = _capped(read_document(path, data, source), self.max_item_chars)
+            return self._done(str(path), items, cut, [])
         return self._call(str(path), _read_document, path, data, source, self.max_item_chars)
 
     def _call(self, name: str, function: Callable[..., tuple[list[Item], int]], *args: Any) -> list[Item]:
@@ -195,16 +196,19 @@ class ParsePool:
             self._give_back(worker)
         kind, value = answer
         if kind == "ok":
-            items, cut, notes = value
-            if cut:
-                log.warning("%s: %d items cut to %d characters a field", name, cut, self.max_item_chars)
-            for note in notes:
-                self._note(note)
-            return items  # type: ignore[no-any-return]
+            return self._done(name, *value)
         if kind == "memory":
             raise ReadError(f"{name}: parsing needed more than {self.memory_limit // 2**20} MB")
         message = str(value)
         raise ReadError(message if message.startswith(name) else f"{name}: {message}")
+
+    def _done(self, name: str, items: list[Item], cut: int, notes: list[str]) -> list[Item]:
+        """A parse's items, after logging what it noted and how many items were cut."""
+        if cut:
+            log.warning("%s: %d items cut to %d characters a field", name, cut, self.max_item_chars)
+        for note in notes:
+            self._note(note)
+        return items
 
     def _note(self, note: str) -> None:
         """Log what a parser noted, once per pool: a feed that always shares ids says so once, not every poll."""
