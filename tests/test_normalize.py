@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from watcher.items.normalize import NormText, normalize_term
-from watcher.rules.scan import word_mask
+from watcher.items.scripts import word_mask
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,28 @@ def test_non_ascii_text_is_normalized_word_by_word(text: str) -> None:
         pos += len(word) + 1
 
 
-@pytest.mark.parametrize("text", [*MIXED, "plain ASCII_text, 42 words."])
-def test_word_mask_marks_exactly_the_word_characters(text: str) -> None:
-    mask = word_mask(text)
-    assert mask == "".join("w" if ch.isalnum() or ch == "_" else " " for ch in text)
+def _expected_class(ch: str) -> str:
+    if not (ch.isalnum() or ch == "_"):
+        return " "
+    name = unicodedata.name(ch, "")
+    if name.startswith("HANGUL"):
+        return "#"
+    if name.startswith(("CJK", "HIRAGANA", "KATAKANA", "THAI")):
+        return "!"
+    return "w"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *MIXED,
+        "plain ASCII_text, 42 words.",
+        "북한이 러시아에 포탄을 보냈다 (DPRK는)",
+        "朝鲜向俄罗斯提供炮弹。北朝鮮はロシアに砲弾を",
+        "ทหารเกาหลีเหนือ and \u201cKyiv\u201d",  # Thai, a few curly quotes: the mostly-ASCII path
+        "Mostly English with one \u2014 dash and 北韓 in it, long enough to count as mostly ASCII text.",
+    ],
+)
+def test_word_mask_marks_each_character_with_its_class(text: str) -> None:
+    """Word characters of spaced scripts "w", Hangul "#", Han, Kana and Thai "!", all others a space."""
+    assert word_mask(text) == "".join(_expected_class(ch) for ch in text)

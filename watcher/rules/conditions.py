@@ -88,6 +88,8 @@ class ConditionParser:
             if not name:
                 self.doc.problem(path, "entity needs a name")
                 return None
+            if name.lower().startswith("country:"):  # built-in: the code in any case
+                name = "country:" + name[len("country:") :].strip().upper()
             self.entity_refs.append((name, path))
             return EntityRef(name)
         if key == "regex":
@@ -168,6 +170,10 @@ class ConditionParser:
         if not normalize_term(text):
             self.doc.problem(path, "empty term")
             return None
+        error = wildcard_error(text)
+        if error:
+            self.doc.problem(path, error)
+            return None
         return Term(text, case_sensitive)
 
     def _regex(self, value: Any, path: KeyPath, case_sensitive: bool) -> Regex | None:
@@ -188,6 +194,21 @@ class ConditionParser:
             return value
         self.doc.problem(path, "must be true or false")
         return False
+
+
+MIN_PREFIX = 3
+
+
+def wildcard_error(text: str) -> str | None:
+    """Why a term's `*` cannot be used, or None: only a trailing `*` after at least three characters."""
+    if "*" not in text:
+        return None
+    stem = text[:-1] if text.endswith("*") else text
+    if "*" in stem:
+        return f"'*' only ends a term, as a prefix wildcard (\"weapon*\"): {text!r}"
+    if len(normalize_term(stem).replace(" ", "")) < MIN_PREFIX:
+        return f"a prefix wildcard needs at least {MIN_PREFIX} characters before '*': {text!r}"
+    return None
 
 
 def _is_positional(cond: Condition) -> bool:

@@ -98,15 +98,17 @@ class Engine:
         # A term node holds no state: one for each term, however many rules use it.
         node = self._terms.get(term)
         if node is None:
-            kid = self._keys.add(normalize_term(term.text, confusables=self.confusables), word=True)
-            cased = normalize_term(term.text, fold=False) if term.case_sensitive else None
-            node = self._terms[term] = TermNode(kid, cased, f'"{term.text}"')
+            stem = normalize_term(term.stem, confusables=self.confusables)
+            kid = self._keys.add(stem, word=True, prefix=term.prefix)
+            cased = normalize_term(term.stem, fold=False) if term.case_sensitive else None
+            node = self._terms[term] = TermNode(kid, cased, f'"{term.text}"', prefix=term.prefix)
         else:
             self._keys.uses[node.key] += 1
         return node
 
     def _entity(self, entity: Entity) -> EntityNode:
-        return EntityNode(entity.name, [self._term(a) for a in entity.aliases])
+        blockers = [self._term(t) for t in entity.not_within]
+        return EntityNode(entity.name, [self._term(a) for a in entity.aliases], blockers)
 
     def _cost(self, keys: frozenset[int]) -> float:
         # Fewer rules sharing a key and a longer key both suggest a rarer word.

@@ -20,12 +20,14 @@ from watcher.config.yamlfile import KeyPath, Located, load_yaml
 from watcher.errors import Problem
 from watcher.items.model import TEXT_FIELDS
 from watcher.rules.conditions import ConditionParser
+from watcher.rules.gazetteer import PREFIX, Gazetteer, is_builtin_name, load_gazetteer
 from watcher.rules.model import (
     SEVERITIES,
     Condition,
     Entity,
     Rule,
     RuleSet,
+    Term,
 )
 
 _ID = re.compile(r"^[a-z0-9_-]+$")
@@ -105,6 +107,9 @@ def load_rule_docs(docs: Iterable[Located]) -> RuleSet:
                 fp.doc.problem(path, f"duplicate rule id '{rule.id}' (also in {rule_owner[rule.id].doc.file})")
             else:
                 rule_owner.setdefault(rule.id, fp)
+    # Built-in entities (country:XX), named by a condition or extended by an entity: the gazetteer is only
+    # built when some rule file uses it.
+    builtins = _builtins(parsed)
     # Entity references, repeated until no more files are rejected: a rejection removes its entities.
     while True:
         good = [fp for fp in parsed if not fp.doc.problems]
@@ -112,6 +117,8 @@ def load_rule_docs(docs: Iterable[Located]) -> RuleSet:
         changed = False
         for fp in good:
             for name, path in fp.entity_refs:
+                if is_builtin_name(name):
+                    continue
                 if name not in known:
                     where = entity_owner.get(name)
                     hint = f" (its file {where.doc.file} was rejected)" if where and where is not fp else ""
@@ -128,9 +135,30 @@ def load_rule_docs(docs: Iterable[Located]) -> RuleSet:
             continue
         for name, (entity, _) in fp.entities.items():
             result.entities[name] = entity
+        for name, _ in fp.entity_refs:
+            if is_builtin_name(name) and builtins is not None:
+                country = builtins.get(name)
+                if country is not None:
+                    result.entities.setdefault(country.entity_name, country.entity())
         result.rules.extend(rule for rule, _ in fp.rules)
         result.match_confusables = result.match_confusables or fp.match_confusables
     return result
+
+
+def _builtins(parsed: list[_FileParser]) -> Gazetteer | None:
+    """The gazetteer, when any file names a built-in entity; each unknown one is a problem of its file."""
+    used = [(fp, name, path) for fp in parsed for name, path in (*fp.entity_refs, *fp.extends) if is_builtin_name(name)]
+    if not used:
+        return None
+    gazetteer = load_gazetteer()
+    for fp, name, path in used:
+        if gazetteer.get(name) is None:
+            fp.doc.problem(
+                path, f"unknown built-in entity '{name}': {PREFIX}XX takes an ISO 3166-1 alpha-2 country code"
+            )
+    for fp in {id(fp): fp for fp, _, _ in used}.values():
+        fp.resolve_extends(gazetteer)
+    return gazetteer
 
 
 class _FileParser:
@@ -140,7 +168,29 @@ class _FileParser:
         self.rules: list[tuple[Rule, KeyPath]] = []
         self.conditions = ConditionParser(doc)
         self.entity_refs = self.conditions.entity_refs
+        # User entities that extend a built-in one: (built-in name, path of `extends`).
+        self.extends: list[tuple[str, KeyPath]] = []
         self.match_confusables = False
+
+    def resolve_extends(self, gazetteer: Gazetteer) -> None:
+        """Add the built-in entity's aliases and exclusions to the entities that extend it."""
+        for name, path in self.extends:
+            entity_name = path[1]
+            country = gazetteer.get(name)
+            if country is None or entity_name not in self.entities:
+                continue
+            entity, entity_path = self.entities[entity_name]
+            builtin = country.entity()
+            self.entities[entity_name] = (
+                Entity(
+                    entity.name,
+                    builtin.aliases + entity.aliases,
+                    entity.file,
+                    entity.line,
+                    builtin.not_within + entity.not_within,
+                ),
+                entity_path,
+            )
 
     def parse(self) -> None:
         value = self.doc.value
@@ -175,25 +225,47 @@ class _FileParser:
                 continue
             case_sensitive = False
             aliases_path = path
+            not_within: tuple[Term, ...] = ()
+            extends = None
             if isinstance(spec, dict):
                 for key in spec:
-                    if key not in ("aliases", "case_sensitive", "description"):
+                    if key not in ("aliases", "case_sensitive", "description", "extends", "not_within"):
                         self.doc.problem((*path, key), f"unknown key '{key}'")
                 case_sensitive = self.conditions.bool_(spec.get("case_sensitive", False), (*path, "case_sensitive"))
                 aliases_path = (*path, "aliases")
-                if "aliases" not in spec:
-                    self.doc.problem(path, "entity needs 'aliases'")
+                if "extends" in spec:
+                    extends = self._extends(spec["extends"], (*path, "extends"))
+                if "not_within" in spec:
+                    not_within = self._phrases(spec["not_within"], (*path, "not_within"))
+                if "aliases" not in spec and extends is None:
+                    self.doc.problem(path, "entity needs 'aliases' (or 'extends: \"country:XX\"')")
                     continue
-                spec = spec["aliases"]
+                spec = spec.get("aliases", [])
             if not isinstance(spec, list):
                 self.doc.problem(aliases_path, "aliases must be a list")
                 continue
-            if not spec:
+            if not spec and extends is None:
                 self.doc.problem(aliases_path, "empty list of aliases")
                 continue
             aliases = [self.conditions.term(a, (*aliases_path, i), case_sensitive) for i, a in enumerate(spec)]
             terms = tuple(a for a in aliases if a is not None)
-            self.entities[str(name)] = (Entity(str(name), terms, self.doc.file, self.doc.line(path)), path)
+            entity = Entity(str(name), terms, self.doc.file, self.doc.line(path), not_within)
+            self.entities[str(name)] = (entity, path)
+
+    def _extends(self, value: Any, path: KeyPath) -> str | None:
+        name = self.doc.text(path, value)
+        if not name or not is_builtin_name(name):
+            self.doc.problem(path, f"an entity extends a built-in entity ('{PREFIX}KP'), not {value!r}")
+            return None
+        self.extends.append((name, path))
+        return name
+
+    def _phrases(self, value: Any, path: KeyPath) -> tuple[Term, ...]:
+        if not isinstance(value, list) or not value:
+            self.doc.problem(path, "must be a non-empty list of phrases")
+            return ()
+        terms = [self.conditions.term(v, (*path, i), False) for i, v in enumerate(value)]
+        return tuple(t for t in terms if t is not None)
 
     # rules ----------------------------------------------------------------------------------------------
 

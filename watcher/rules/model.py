@@ -12,10 +12,19 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 @dataclass(frozen=True)
 class Term:
-    """A word or phrase, matched as whole words."""
+    """A word or phrase, matched as whole words; ending in `*`, any word that begins with it."""
 
     text: str
     case_sensitive: bool = False
+
+    @property
+    def prefix(self) -> bool:
+        return self.text.endswith("*")
+
+    @property
+    def stem(self) -> str:
+        """The text without its wildcard."""
+        return self.text[:-1] if self.prefix else self.text
 
 
 @dataclass(frozen=True)
@@ -75,10 +84,14 @@ POSITIONAL = (Term, EntityRef, Regex, AnyOf)
 
 @dataclass(frozen=True)
 class Entity:
+    """A named list of aliases. An alias occurrence inside an occurrence of a `not_within` phrase does not
+    count ("Korea" in "South Korea"; 朝鲜 in 朝鲜半岛)."""
+
     name: str
     aliases: tuple[Term, ...]
     file: str = ""
     line: int | None = None
+    not_within: tuple[Term, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,12 @@ class LeafNode(Node):
 
 
 class TermNode(LeafNode):
-    __slots__ = ("key", "cased", "label", "_keys")
+    __slots__ = ("key", "cased", "prefix", "label", "_keys")
 
-    def __init__(self, key: int, cased: str | None, label: str):
+    def __init__(self, key: int, cased: str | None, label: str, *, prefix: bool = False):
         self.key = key
         self.cased = cased
+        self.prefix = prefix
         self.label = label
         self._keys = frozenset((key * 2,))
 
@@ -75,7 +76,11 @@ class TermNode(LeafNode):
         if not occs:
             return []
         if self.cased is not None:
-            occs = [o for o in occs if doc.cased_text(o) == self.cased]
+            cased = self.cased
+            if self.prefix:
+                occs = [o for o in occs if doc.cased_text(o).startswith(cased)]
+            else:
+                occs = [o for o in occs if doc.cased_text(o) == cased]
         if doc.mask is not None:
             occs = [o for o in occs if o[0] in doc.mask]
         return occs
@@ -90,10 +95,12 @@ class TermNode(LeafNode):
 
 
 class EntityNode(LeafNode):
-    __slots__ = ("aliases", "label", "_keys")
+    __slots__ = ("aliases", "blockers", "label", "_keys")
 
-    def __init__(self, name: str, aliases: list[TermNode]):
+    def __init__(self, name: str, aliases: list[TermNode], blockers: list[TermNode] | None = None):
         self.aliases = aliases
+        # Phrases inside which an alias does not count (the entity's `not_within`).
+        self.blockers = blockers or []
         self.label = f"entity {name}"
         self._keys = frozenset(alias.key * 2 for alias in aliases)
 
@@ -101,9 +108,15 @@ class EntityNode(LeafNode):
         out: list[Occ] = []
         for alias in self.aliases:
             out.extend(alias.occurrences(doc))
+        if out and self.blockers:
+            spans = [o for b in self.blockers if b.key in doc.words for o in doc.occurrences(b.key)]
+            if spans:
+                out = [o for o in out if not any(s[0] == o[0] and s[1] <= o[1] and o[2] <= s[2] for s in spans)]
         return out
 
     def holds(self, doc: Doc) -> bool:
+        if self.blockers:
+            return bool(self.occurrences(doc))
         return any(alias.holds(doc) for alias in self.aliases)
 
     def keyset(self, cost: Cost) -> KeySet | None:

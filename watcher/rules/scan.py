@@ -16,7 +16,6 @@ regex needs (a literal key: anywhere). Two scanners find them:
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -24,53 +23,70 @@ from typing import Any
 import ahocorasick
 
 from watcher.errors import WatcherError
-from watcher.items.normalize import NormText, is_word_char
+from watcher.items.normalize import NormText
+from watcher.items.scripts import HANGUL, NOT_WORD, SPACED, UNSPACED, char_class, word_mask
 
 log = logging.getLogger(__name__)
 
 Occ = tuple[int, int, int]  # (field index, start, end) in the field's cased text
-_ASCII_WORD_MASK = str.maketrans({chr(i): "w" if is_word_char(chr(i)) else " " for i in range(128)})
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SEPARATOR = "\x1f"  # never inside normalized text or a key, so no key is found across two fields
+# The classes of the character next to a key that end a match, by the class of the key's end character.
+# A key ending in a spaced script's letter must not touch another such letter; one beginning in Hangul must
+# begin a word (no Hangul before it) and may end anywhere (particles follow); unspaced scripts have no
+# boundaries; an end that is no word character ("U.S.") needs none.
+_LEFT = {SPACED: SPACED, HANGUL: HANGUL, UNSPACED: "", NOT_WORD: ""}
+_RIGHT = {SPACED: SPACED, HANGUL: "", UNSPACED: "", NOT_WORD: ""}
 
 
-def word_mask(text: str) -> str:
-    """`text` with "w" for each word character and a space for every other: boundary checks without calls."""
-    if text.isascii():
-        return text.translate(_ASCII_WORD_MASK)
-    # str.translate is fast on ASCII only: translate the text with "?" for each other character, then mark
-    # those of them that are word characters.
-    chars = list(text.encode("ascii", "replace").decode("ascii").translate(_ASCII_WORD_MASK))
-    for m in _NON_ASCII.finditer(text):
-        if is_word_char(m.group()):
-            chars[m.start()] = "w"
-    return "".join(chars)
+def stands_alone(mask: str, start: int, end: int, key: str, *, prefix: bool = False) -> bool:
+    """Whether `key` at [start, end) of a text with this word mask stands on word boundaries."""
+    left = _LEFT[char_class(key[0])]
+    right = "" if prefix else _RIGHT[char_class(key[-1])]
+    before = mask[start - 1] if start > 0 else NOT_WORD
+    after = mask[end] if end < len(mask) else NOT_WORD
+    return before not in left and after not in right
 
 
 class Keys:
-    """Every key of a rule set, numbered, with what the boundary checks need to know of each."""
+    """Every key of a rule set, numbered, with what the boundary checks need to know of each.
+
+    A key is a folded text, as a word key (on word boundaries), a prefix key (a term ending in `*`: any word
+    that begins with it) and/or a literal key (anywhere). A word key and a prefix key of the same text are
+    two keys; the first of them added is the text's `slot`, the one the multi-pattern scanner reports.
+    """
 
     def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
+        self.ids: dict[tuple[str, bool], int] = {}
+        self.slots: dict[str, int] = {}
         self.text: list[str] = []
         self.size: list[int] = []
-        self.left: list[bool] = []  # starts with a word character: the one before must not be one
-        self.right: list[bool] = []
+        self.left: list[str] = []  # the mask classes that must not come just before the key
+        self.right: list[str] = []  # ... just after it
+        self.prefix: list[bool] = []
         self.word: list[bool] = []
         self.literal: list[bool] = []
         self.uses: list[int] = []
+        # Slots that need more than the plain boundary check: a prefix key, or a text with two keys.
+        self.special: list[bool] = []
+        self.twins: dict[int, list[int]] = {}
 
-    def add(self, folded: str, *, word: bool) -> int:
-        kid = self.ids.get(folded)
+    def add(self, folded: str, *, word: bool, prefix: bool = False) -> int:
+        kid = self.ids.get((folded, prefix and word))
         if kid is None:
-            kid = self.ids[folded] = len(self.text)
+            kid = self.ids[(folded, prefix and word)] = len(self.text)
             self.text.append(folded)
             self.size.append(len(folded))
-            self.left.append(is_word_char(folded[0]))
-            self.right.append(is_word_char(folded[-1]))
+            self.left.append(_LEFT[char_class(folded[0])])
+            self.right.append("" if prefix else _RIGHT[char_class(folded[-1])])
+            self.prefix.append(prefix and word)
             self.word.append(False)
             self.literal.append(False)
             self.uses.append(0)
+            self.special.append(prefix and word)
+            slot = self.slots.setdefault(folded, kid)
+            if slot != kid:
+                self.twins.setdefault(slot, [slot]).append(kid)
+                self.special[slot] = True
         if word:
             self.word[kid] = True
         else:
@@ -120,17 +136,18 @@ class Found:
         """(start, end) of each occurrence of a word key in `text` that stands on word boundaries."""
         keys = self._keys
         key, size, left, right = keys.text[kid], keys.size[kid], keys.left[kid], keys.right[kid]
+        prefix = keys.prefix[kid]
         start = text.find(key)
         while start >= 0:
             end = start + size
-            if not ((left and mask[start - 1] == "w") or (right and mask[end] == "w")):
-                yield start, end
+            if mask[start - 1] not in left and mask[end] not in right:
+                yield start, _word_end(mask, end) if prefix else end
             start = text.find(key, start + 1)
 
     def fill(self, find: Any) -> None:
         """Every occurrence of every key, from a scanner that reports them all: (end, key id) per field."""
         keys = self._keys
-        size, left, right = keys.size, keys.left, keys.right
+        size, left, right, special = keys.size, keys.left, keys.right, keys.special
         is_word, is_literal = keys.word, keys.literal
         occs, literals = self._occs, self.literals
         for f, text in enumerate(self.fields):
@@ -141,12 +158,15 @@ class Found:
             mask = self._mask(f)
             exact = text.folded_is_cased
             for end, kid in find(folded):
+                if special[kid]:
+                    self._special(f, text, mask, kid, end + 1)
+                    continue
                 if is_literal[kid]:
                     literals.add(kid)
                     if not is_word[kid]:
                         continue
                 start = end - size[kid] + 1
-                if (left[kid] and mask[start - 1] == "w") or (right[kid] and mask[end + 1] == "w"):
+                if mask[start - 1] in left[kid] or mask[end + 1] in right[kid]:
                     continue
                 occ = (f, start, end + 1) if exact else (f, *text.cased_span(start, end + 1))
                 found = occs.get(kid)
@@ -156,10 +176,33 @@ class Found:
                     found.append(occ)
         self.words = set(occs)
 
+    def _special(self, f: int, text: NormText, mask: str, slot: int, end: int) -> None:
+        """One occurrence of a slot with a prefix key or two keys: each of its keys judged on its own."""
+        keys = self._keys
+        start = end - keys.size[slot]
+        for kid in self._keys.twins.get(slot, (slot,)):
+            if keys.literal[kid]:
+                self.literals.add(kid)
+            if not keys.word[kid] or mask[start - 1] in keys.left[kid] or mask[end] in keys.right[kid]:
+                continue
+            stop = _word_end(mask, end) if keys.prefix[kid] else end
+            occ = (f, start, stop) if text.folded_is_cased else (f, *text.cased_span(start, stop))
+            self._occs.setdefault(kid, []).append(occ)
+
     def confirm(self, candidates: list[int], joined: str) -> None:
         """Keep, of these word keys, those that occur as words in the joined fields."""
         mask = word_mask(joined)
         self.words.update(kid for kid in candidates if next(self._words(kid, joined, mask), None) is not None)
+
+
+def _word_end(mask: str, end: int) -> int:
+    """Where the word that a prefix key's match ends inside ends: over letters of the key's own class."""
+    kind = mask[end - 1]
+    if kind in (UNSPACED, NOT_WORD):
+        return end
+    while mask[end] == kind:
+        end += 1
+    return end
 
 
 HYPERSCAN_MAX_KEYS = 20_000
@@ -179,8 +222,8 @@ class Scanner:
             raise WatcherError("the fast scanner needs Hyperscan: pip install 'watcher[fast]' (x86-64 only)")
         if self._hyperscan is None and keys.ids:
             automaton = ahocorasick.Automaton()
-            for text, kid in keys.ids.items():
-                automaton.add_word(text, kid)
+            for text, slot in keys.slots.items():
+                automaton.add_word(text, slot)
             automaton.make_automaton()
             self._automaton = automaton
 
@@ -240,9 +283,12 @@ class _Hyperscan:
             if keys.word[kid]:
                 # In folded ASCII text the word characters are [a-z0-9_], so a key with a non-word byte on
                 # each side (the fields are padded) occurs as a word: exactly, in ASCII. Any other byte
-                # counts as a boundary here, so non-ASCII text is checked again (`Found.confirm`).
+                # counts as a boundary here, so non-ASCII text is checked again (`Found.confirm`), by the
+                # rules of each script.
                 edge = "[^a-z0-9_]"
-                patterns.append(f"{edge if keys.left[kid] else ''}{body}{edge if keys.right[kid] else ''}".encode())
+                before = edge if SPACED in keys.left[kid] else ""
+                after = edge if SPACED in keys.right[kid] else ""
+                patterns.append(f"{before}{body}{after}".encode())
                 ids.append(kid * 2)
             if keys.literal[kid]:
                 patterns.append(body.encode())
