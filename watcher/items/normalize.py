@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
+
+from watcher.items.scripts import unspaced_positions
 
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters with no visible trace
 # (soft hyphen, zero-width joiners, bidi controls, variation selectors, U+180E, the tag block) that would
@@ -115,13 +117,14 @@ def is_word_char(ch: str) -> bool:
 class NormText:
     """One field's text, normalized for matching."""
 
-    __slots__ = ("original", "cased", "folded", "_segments", "_f2c", "_spaces", "_shift")
+    __slots__ = ("original", "cased", "folded", "_segments", "_f2c", "_spaces", "_unspaced", "_shift")
 
     def __init__(self, original: str, confusables: Confusables | None = None):
         self.original = original
         # (cased start, original start, original end, normalized word or None when unchanged)
         self._segments: list[tuple[int, int, int, str | None]] | None = None
         self._spaces: list[int] | None = None
+        self._unspaced: list[int] | None = None
         # When every white space run of ASCII text is one character, cased offsets are original offsets
         # shifted by the padding and the leading white space: no map is needed at all.
         self._shift: int | None = None
@@ -233,10 +236,18 @@ class NormText:
         return self.original_offset(cased_end - 1) + 1
 
     def word_index(self, cased_offset: int) -> int:
-        """The index of the word holding `cased_offset` (words are runs between single spaces)."""
+        """The index of the word holding `cased_offset`, for `near`.
+
+        Words are runs between single spaces; in scripts written without spaces (Chinese, Japanese, Thai)
+        every two characters count as one more word, about the average length of a Chinese or Japanese word.
+        """
         if self._spaces is None:
             self._spaces = [m.start() for m in _SPACE.finditer(self.cased)]
-        return bisect_right(self._spaces, cased_offset) - 1
+            self._unspaced = unspaced_positions(self.cased)
+        index = bisect_right(self._spaces, cased_offset) - 1
+        if self._unspaced:
+            index += bisect_left(self._unspaced, cased_offset) // 2
+        return index
 
 
 def _segment_start(segment: tuple[int, int, int, str | None]) -> int:

@@ -188,6 +188,7 @@ class _FileParser:
                     entity.file,
                     entity.line,
                     builtin.not_within + entity.not_within,
+                    country.entity_name,
                 ),
                 entity_path,
             )

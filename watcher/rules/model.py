@@ -92,6 +92,7 @@ class Entity:
     file: str = ""
     line: int | None = None
     not_within: tuple[Term, ...] = ()
+    extends: str | None = None  # the built-in entity whose aliases it includes
 
 
 @dataclass(frozen=True)

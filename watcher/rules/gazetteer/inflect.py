@@ -6,6 +6,7 @@ Names are inflected when the gazetteer is built, never while matching: "Севе
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen2", "loc2")
@@ -25,6 +26,8 @@ class Inflector:
         if morph is None:
             import pymorphy3
 
+            # Its "Loading dictionaries from ..." lines say nothing an operator needs.
+            logging.getLogger("pymorphy3").setLevel(logging.WARNING)
             morph = self._analyzers[language] = pymorphy3.MorphAnalyzer(lang=language)
         return morph
 
