@@ -86,12 +86,16 @@ def test_shipped_rules_and_seeds_show_matches_and_near_misses() -> None:
     assert ("01-shells-by-rail.txt", "dprk-ukraine-arms") in matched
     assert ("04-troops-far-east.html", "dprk-troops-russia") in matched
     assert ("10-wire.json", "dprk-ukraine-arms") in matched
+    # The gazetteer across languages: Korean, Russian and Chinese reports of the same shipments.
+    for seed in ("15-ko-shells.txt", "16-ru-shells.txt", "17-zh-shells.txt"):
+        assert (seed, "dprk-russia-munitions") in matched
     names = {name for name, _ in matched}
     for near_miss in [
         "03-video-game.md",
         "05-harms-alarms.txt",
         "07-who-lowercase.txt",
         "09-refuelling-drill.txt",
+        "18-ko-shipyards.txt",  # 한국, 조선소, 남북한: none of them North Korea
     ]:
         assert near_miss not in names
     assert len(list(Path(ROOT / "seeds").iterdir())) >= 12

@@ -77,7 +77,7 @@ def test_country_entity_matches_in_each_language(countries: Engine, text: str, e
         "한국 정부는 우크라이나 지원을 검토하고 있다.",
         "조선업계와 조선소의 수주가 늘었다.",  # 조선: shipbuilding
         "남북한 관계가 경색됐다.",  # 북한 inside a word
-        "북한산 등산로가 폐쇄됐다.",  # Bukhansan, a mountain in Seoul
+        "북한강 수위가 올라갔다.",  # the Bukhan river, in the South
         "韩国政府表示关切。",
         "韓国の大統領が記者会見した。",
         "南韓總統發表談話。",

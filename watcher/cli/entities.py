@@ -65,7 +65,7 @@ def entities_show(rules_dir: Path, forms: bool, as_json: bool, name: str) -> Non
     """One entity's aliases, by language for a built-in one (country:KP)."""
     info = describe_entity(name, _ruleset(rules_dir))
     if as_json:
-        say(json.dumps(info, ensure_ascii=False, indent=2))
+        say(json.dumps(info, ensure_ascii=False))
         return
     for line in _describe(info, forms):
         say(line)
