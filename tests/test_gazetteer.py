@@ -19,7 +19,6 @@ from watcher.items.normalize import normalize_term
 from watcher.rules.engine import Engine
 from watcher.rules.gazetteer import load_gazetteer
 from watcher.rules.gazetteer.build import LANGUAGES
-from watcher.rules.load import load_rules
 from watcher.rules.model import EntityRef, Rule, RuleSet
 
 REQUIRED_LANGUAGES = ("en", "ko", "ru", "uk", "zh-Hans", "zh-Hant", "ja", "de", "fr", "es", "ar")
@@ -57,14 +56,36 @@ def test_no_alias_belongs_to_two_countries() -> None:
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        ("KP", ["North Korea", "North Korean", "DPRK", "Pyongyang", "북한", "평양", "КНДР", "Северная Корея",
-                "Пхеньян", "Північна Корея", "朝鲜", "北韓", "北朝鮮", "平壌", "Nordkorea", "Corée du Nord",
-                "Corea del Norte", "كوريا الشمالية"]),
+        (
+            "KP",
+            [
+                "North Korea",
+                "North Korean",
+                "DPRK",
+                "Pyongyang",
+                "북한",
+                "평양",
+                "КНДР",
+                "Северная Корея",
+                "Пхеньян",
+                "Північна Корея",
+                "朝鲜",
+                "北韓",
+                "北朝鮮",
+                "平壌",
+                "Nordkorea",
+                "Corée du Nord",
+                "Corea del Norte",
+                "كوريا الشمالية",
+            ],
+        ),
         ("RU", ["Russia", "Moscow", "Kremlin", "러시아", "Россия", "РФ", "Москва", "Росія", "俄罗斯", "ロシア"]),
         ("UA", ["Ukraine", "Kyiv", "Kiev", "우크라이나", "Украина", "Киев", "Україна", "Київ", "乌克兰", "ウクライナ"]),
     ],
 )
-def test_followed_countries_have_their_names_abbreviations_demonyms_and_capitals(code: str, expected: list[str]) -> None:
+def test_followed_countries_have_their_names_abbreviations_demonyms_and_capitals(
+    code: str, expected: list[str]
+) -> None:
     aliases = set(load_gazetteer().countries[code].aliases())
     assert not [name for name in expected if name not in aliases]
 

@@ -145,7 +145,9 @@ def test_latin_term_is_a_whole_word_but_a_korean_particle_may_follow(make_engine
     assert hits(engine, "DPRKs") == []
 
 
-@pytest.mark.parametrize(("term", "text"), [("炮弹", "朝鲜向俄罗斯提供炮弹"), ("砲弾", "北朝鮮はロシアに砲弾を"), ("ทหาร", "ส่งทหารไปรัสเซีย")])
+@pytest.mark.parametrize(
+    ("term", "text"), [("炮弹", "朝鲜向俄罗斯提供炮弹"), ("砲弾", "北朝鮮はロシアに砲弾を"), ("ทหาร", "ส่งทหารไปรัสเซีย")]
+)
 def test_unspaced_scripts_match_anywhere(make_engine, term: str, text: str) -> None:
     engine = make_engine(f"rules:\n  - id: r\n    match: {term}\n")
     assert hits(engine, text) == ["r"]
@@ -174,7 +176,9 @@ def test_mixed_script_text_matches_each_script_by_its_rules(countries: Engine) -
         ("North Korean*", "North Koreans said", "North Koreans"),
     ],
 )
-def test_prefix_wildcard_matches_words_that_begin_with_it(make_engine, term: str, text: str, expected: str | None) -> None:
+def test_prefix_wildcard_matches_words_that_begin_with_it(
+    make_engine, term: str, text: str, expected: str | None
+) -> None:
     engine = make_engine(f'rules:\n  - id: r\n    match: "{term}"\n')
     matches = engine.match(Item(source="t", content=text))
     if expected is None:
@@ -238,9 +242,7 @@ def test_evidence_points_at_the_original_text_in_every_script(countries: Engine,
 
 
 def test_sentence_ends_at_chinese_and_japanese_full_stops(make_engine) -> None:
-    engine = make_engine(
-        "rules:\n  - id: r\n    match: {sentence: [{entity: country:KP}, {entity: country:RU}]}\n"
-    )
+    engine = make_engine("rules:\n  - id: r\n    match: {sentence: [{entity: country:KP}, {entity: country:RU}]}\n")
     assert hits(engine, "朝鲜向俄罗斯提供炮弹。") == ["r"]
     assert hits(engine, "朝鲜发表声明。俄罗斯否认。") == []
     assert hits(engine, "北朝鮮が声明を出した！ロシアは否定した") == []

@@ -21,7 +21,7 @@ def list_entities(ruleset: RuleSet | None) -> list[dict[str, Any]]:
                 "aliases": len(country.aliases()),
             }
         )
-    for entity in (ruleset.entities.values() if ruleset else ()):
+    for entity in ruleset.entities.values() if ruleset else ():
         if is_builtin_name(entity.name):
             continue
         out.append(

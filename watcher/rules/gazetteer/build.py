@@ -138,12 +138,26 @@ def build_gazetteer() -> Gazetteer:
             if lang == "ar":
                 unique = list(dict.fromkeys([*unique, *(_ARABIC_MARKS.sub("", n) for n in unique)]))
             names[lang] = unique
+        case_sensitive = set(entry.get("case_sensitive", ()))
+        case_sensitive.update(n for ns in names.values() for n in ns if _is_abbreviation(n) or _is_short(n))
         forms: set[str] = set()
         for lang in INFLECTED:
             for name in names[lang]:
-                forms.update(inflector.forms(name, lang))
-        case_sensitive = set(entry.get("case_sensitive", ()))
-        case_sensitive.update(n for ns in names.values() for n in ns if _is_abbreviation(n))
+                # A name that is also an everyday word ("Того", "Чад") counts only capitalized, in every form.
+                # Only the Russian dictionary tags places; a Ukrainian name follows the Russian one it equals.
+                if (
+                    name[:1].isupper()
+                    and " " not in name
+                    and name in names["ru"]
+                    and inflector.is_common_word(name, "ru")
+                ):
+                    case_sensitive.add(name)
+                if name in case_sensitive:
+                    capitalized = {f[:1].upper() + f[1:] for f in inflector.forms(name, lang)}
+                    forms.update(capitalized)
+                    case_sensitive.update(capitalized)
+                else:
+                    forms.update(inflector.forms(name, lang))
         listed = {n for ns in names.values() for n in ns}
         blockers: set[str] = set()
         for phrase in entry.get("not_within", ()):
@@ -152,7 +166,7 @@ def build_gazetteer() -> Gazetteer:
             code=code,
             name=locales["en"].territories.get(code) or getattr(record, "common_name", None) or record.name,
             names={lang: tuple(ns) for lang, ns in names.items()},
-            forms=tuple(sorted(forms - listed - {n.lower() for n in listed})),
+            forms=tuple(sorted(forms - listed - {n.lower() for n in listed if n not in case_sensitive})),
             case_sensitive=frozenset(case_sensitive),
             not_within=tuple(sorted(blockers)),
             sources=_sources(entry),
@@ -240,6 +254,11 @@ def _fold(alias: str) -> str:
 def _is_abbreviation(name: str) -> bool:
     letters = [c for c in name if c.isalpha()]
     return 1 < len(letters) <= 5 and all(c.isupper() for c in letters)
+
+
+def _is_short(name: str) -> bool:
+    """A name of three letters or fewer in a cased script ("Rom", "Рим"): matched as written, as "ROM" is not it."""
+    return len(name) <= 3 and name.isalpha() and name[:1].isupper() and name[1:].islower()
 
 
 def _is_cyrillic(text: str) -> bool:

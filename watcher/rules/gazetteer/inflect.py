@@ -13,6 +13,7 @@ CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen2", "loc2")
 _DECLINED = {"NOUN", "ADJF", "PRTF"}
 _ADJECTIVAL = {"ADJF", "PRTF"}
 _UKRAINIAN_LETTERS = frozenset("іїєґІЇЄҐ")
+_PROPER = frozenset({"Geox", "Name", "Surn", "Patr", "Orgn", "Trad", "Abbr"})
 
 
 class Inflector:
@@ -43,13 +44,25 @@ class Inflector:
         morph = self._morph(language)
         out = {phrase.lower()}
         if len(words) == 1:
-            parse = _best(morph.parse(words[0].lower()), _DECLINED)
+            # A name is given in the nominative: a parse in another case is another word ("Баку" is not
+            # "бак" in the dative). A place keeps its number: the plural of "Куба" is "кубы", cubes.
+            nominative = [p for p in morph.parse(words[0].lower()) if "nomn" in p.tag.grammemes]
+            parse = _best(nominative, _DECLINED)
             if parse is not None:
-                out.update(f.word for f in parse.lexeme if f.tag.POS in _DECLINED)
+                place = parse.tag.POS == "NOUN" and "Geox" in parse.tag.grammemes
+                out.update(
+                    f.word
+                    for f in parse.lexeme
+                    if f.tag.POS in _DECLINED and not (place and f.tag.number != parse.tag.number)
+                )
         else:
             out.update(_phrase_forms(morph, words))
         out.update([f.replace("ё", "е") for f in out if "ё" in f])
         return out
+
+    def is_common_word(self, word: str, language: str) -> bool:
+        """Whether a name, in lower case, is also an everyday word ("Того" and "того", "Чад" and "чад")."""
+        return any(p.tag.POS and not (_PROPER & p.tag.grammemes) for p in self._morph(language).parse(word.lower()))
 
 
 def _phrase_forms(morph: Any, words: list[str]) -> set[str]:
