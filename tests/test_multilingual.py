@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import hits
@@ -253,3 +255,77 @@ def test_near_counts_two_unspaced_characters_as_a_word(make_engine) -> None:
     engine = make_engine("rules:\n  - id: r\n    match: {near: [朝鲜, 炮弹], within: 3}\n")
     assert hits(engine, "朝鲜向俄罗斯提供炮弹") == []  # 8 characters apart: 4 words
     assert hits(engine, "朝鲜提供炮弹") == ["r"]  # 4 characters apart: 2 words
+
+
+# end to end: documents in each language, in their legacy encodings -------------------------------------
+
+
+def test_match_json_on_documents_in_each_language_and_encoding(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tests.conftest import write
+    from watcher.cli import main
+
+    write(
+        tmp_path / "rules" / "r.yaml",
+        """
+        rules:
+          - id: kp-ru-arms
+            match:
+              all:
+                - entity: country:KP
+                - entity: country:ru
+                - any: ["weapon*", "снаряд*", "боєприпас*", 포탄, 炮弹, 砲弾, 砲彈]
+        """,
+    )
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    samples = {
+        "ko.txt": ("euc-kr", "북한, 러시아에 포탄 제공\n\n북한이 러시아에 포탄 수백만 발을 보냈다.", "북한"),
+        "ru.txt": ("cp1251", "Снаряды\n\nПоставки снарядов из Северной Кореи в Россию выросли.", "Северной Кореи"),
+        "uk.txt": ("utf-8", "Боєприпаси\n\nПівнічна Корея передала росії боєприпаси.", "Північна Корея"),
+        "ja.txt": ("shift_jis", "砲弾の供与\n\n北朝鮮はロシアに砲弾を供与した。", "北朝鮮"),
+        "zh.txt": ("gb18030", "炮弹\n\n朝鲜向俄罗斯提供炮弹。", "朝鲜"),
+        "zh-hant.txt": ("big5", "砲彈\n\n北韓向俄羅斯運送砲彈。", "北韓"),
+        "en.md": ("utf-8", "# Shells by rail\n\nNorth Korean weaponry reached Russia\u2019s depots.", "North Korean"),
+        "ko.html": (
+            "euc-kr",
+            '<html><head><meta charset="euc-kr"><title>포탄</title></head>'
+            "<body><p>평양은 모스크바에 포탄을 보냈다.</p></body></html>",
+            "평양",
+        ),
+        "south.txt": ("euc-kr", "한국 조선업계\n\n한국 조선소가 러시아 선사의 포탄 운반선 발주를 거절했다.", None),
+    }
+    for name, (encoding, text, _) in samples.items():
+        (docs / name).write_bytes(text.encode(encoding))
+    result = CliRunner().invoke(main, ["match", "--json", "--rules", str(tmp_path / "rules"), str(docs)])
+    assert result.exit_code == 0, result.output
+    records = {Path(r["path"]).name: r for r in map(json.loads, result.output.splitlines())}
+    assert set(records) == {name for name, (_, _, first) in samples.items() if first}
+    for name, (_, text, first) in samples.items():
+        if first is None:
+            continue
+        evidence = records[name]["evidence"]
+        assert evidence[0]["matched"] == first, name
+        assert all(ev["matched"] in text for ev in evidence), name
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("cp1251", "Поставки снарядов из Северной Кореи в Россию выросли."),
+        ("koi8-r", "Поставки снарядов из Северной Кореи в Россию выросли."),
+        ("euc-kr", '北, 러시아에 포탄 수백만 발 제공…정보 당국 "철도로 운송"'),
+        ("shift_jis", "北朝鮮はロシアに砲弾を供与した。"),
+        ("euc-jp", "北朝鮮はロシアに砲弾を供与した。"),
+        ("gb18030", "炮弹\n\n朝鲜向俄罗斯提供炮弹。"),
+        ("big5", "北韓向俄羅斯運送砲彈，烏克蘭官員證實。"),
+        ("cp1252", "Café crème à la française, naïve résumé \u2013 \u201cquoted\u201d."),
+    ],
+)
+def test_legacy_encodings_of_each_script_are_read(encoding: str, text: str) -> None:
+    from watcher.sources.decode import decode_text
+
+    assert decode_text(text.encode(encoding)) == text
