@@ -20,18 +20,16 @@ from watcher.config.yamlfile import KeyPath, Located, load_yaml
 from watcher.errors import Problem
 from watcher.items.model import TEXT_FIELDS
 from watcher.rules.conditions import ConditionParser
+from watcher.rules.entitydefs import EntityParser
 from watcher.rules.gazetteer import PREFIX, Gazetteer, is_builtin_name, load_gazetteer
 from watcher.rules.model import (
     SEVERITIES,
     Condition,
-    Entity,
     Rule,
     RuleSet,
-    Term,
 )
 
 _ID = re.compile(r"^[a-z0-9_-]+$")
-_ENTITY_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _RULE_KEYS = {
     "id",
     "title",
@@ -157,41 +155,20 @@ def _builtins(parsed: list[_FileParser]) -> Gazetteer | None:
                 path, f"unknown built-in entity '{name}': {PREFIX}XX takes an ISO 3166-1 alpha-2 country code"
             )
     for fp in {id(fp): fp for fp, _, _ in used}.values():
-        fp.resolve_extends(gazetteer)
+        fp.entity_defs.resolve_extends(gazetteer)
     return gazetteer
 
 
 class _FileParser:
     def __init__(self, doc: Located):
         self.doc = doc
-        self.entities: dict[str, tuple[Entity, KeyPath]] = {}
         self.rules: list[tuple[Rule, KeyPath]] = []
         self.conditions = ConditionParser(doc)
         self.entity_refs = self.conditions.entity_refs
-        # User entities that extend a built-in one: (built-in name, path of `extends`).
-        self.extends: list[tuple[str, KeyPath]] = []
+        self.entity_defs = EntityParser(doc, self.conditions)
+        self.entities = self.entity_defs.entities
+        self.extends = self.entity_defs.extends
         self.match_confusables = False
-
-    def resolve_extends(self, gazetteer: Gazetteer) -> None:
-        """Add the built-in entity's aliases and exclusions to the entities that extend it."""
-        for name, path in self.extends:
-            entity_name = path[1]
-            country = gazetteer.get(name)
-            if country is None or entity_name not in self.entities:
-                continue
-            entity, entity_path = self.entities[entity_name]
-            builtin = country.entity()
-            self.entities[entity_name] = (
-                Entity(
-                    entity.name,
-                    builtin.aliases + entity.aliases,
-                    entity.file,
-                    entity.line,
-                    builtin.not_within + entity.not_within,
-                    country.entity_name,
-                ),
-                entity_path,
-            )
 
     def parse(self) -> None:
         value = self.doc.value
@@ -209,64 +186,9 @@ class _FileParser:
             else:
                 self.doc.problem(("match_confusables",), "must be true or false")
         if "entities" in value:
-            self._entities(value["entities"])
+            self.entity_defs.parse(value["entities"])
         if "rules" in value:
             self._rules(value["rules"])
-
-    # entities -------------------------------------------------------------------------------------------
-
-    def _entities(self, value: Any) -> None:
-        if not isinstance(value, dict):
-            self.doc.problem(("entities",), "must be a mapping of entity name to aliases")
-            return
-        for name, spec in value.items():
-            path: KeyPath = ("entities", name)
-            if not _ENTITY_NAME.match(str(name)):
-                self.doc.problem(path, f"invalid entity name '{name}' (letters, digits, '_' and '-')")
-                continue
-            case_sensitive = False
-            aliases_path = path
-            not_within: tuple[Term, ...] = ()
-            extends = None
-            if isinstance(spec, dict):
-                for key in spec:
-                    if key not in ("aliases", "case_sensitive", "description", "extends", "not_within"):
-                        self.doc.problem((*path, key), f"unknown key '{key}'")
-                case_sensitive = self.conditions.bool_(spec.get("case_sensitive", False), (*path, "case_sensitive"))
-                aliases_path = (*path, "aliases")
-                if "extends" in spec:
-                    extends = self._extends(spec["extends"], (*path, "extends"))
-                if "not_within" in spec:
-                    not_within = self._phrases(spec["not_within"], (*path, "not_within"))
-                if "aliases" not in spec and extends is None:
-                    self.doc.problem(path, "entity needs 'aliases' (or 'extends: \"country:XX\"')")
-                    continue
-                spec = spec.get("aliases", [])
-            if not isinstance(spec, list):
-                self.doc.problem(aliases_path, "aliases must be a list")
-                continue
-            if not spec and extends is None:
-                self.doc.problem(aliases_path, "empty list of aliases")
-                continue
-            aliases = [self.conditions.term(a, (*aliases_path, i), case_sensitive) for i, a in enumerate(spec)]
-            terms = tuple(a for a in aliases if a is not None)
-            entity = Entity(str(name), terms, self.doc.file, self.doc.line(path), not_within)
-            self.entities[str(name)] = (entity, path)
-
-    def _extends(self, value: Any, path: KeyPath) -> str | None:
-        name = self.doc.text(path, value)
-        if not name or not is_builtin_name(name):
-            self.doc.problem(path, f"an entity extends a built-in entity ('{PREFIX}KP'), not {value!r}")
-            return None
-        self.extends.append((name, path))
-        return name
-
-    def _phrases(self, value: Any, path: KeyPath) -> tuple[Term, ...]:
-        if not isinstance(value, list) or not value:
-            self.doc.problem(path, "must be a non-empty list of phrases")
-            return ()
-        terms = [self.conditions.term(v, (*path, i), False) for i, v in enumerate(value)]
-        return tuple(t for t in terms if t is not None)
 
     # rules ----------------------------------------------------------------------------------------------
 
