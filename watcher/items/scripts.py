@@ -21,7 +21,7 @@ UNSPACED = "!"  # Han, Kana, Thai and the other scripts with no spaces between w
 NOT_WORD = " "
 
 _HANGUL_RANGES = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
-_UNSPACED_RANGES = (
+UNSPACED_RANGES = (
     "\u0e00-\u0eff"  # Thai, Lao
     "\u1000-\u109f"  # Myanmar
     "\u1780-\u17ff"  # Khmer
@@ -33,7 +33,7 @@ _UNSPACED_RANGES = (
     "\U00020000-\U0003134f"  # Han extensions
 )
 _HANGUL = re.compile(f"[{_HANGUL_RANGES}]")
-_UNSPACED = re.compile(f"[{_UNSPACED_RANGES}]")
+_UNSPACED = re.compile(f"[{UNSPACED_RANGES}]")
 _NON_WORD = re.compile(r"\W")  # str patterns: \w is exactly str.isalnum() or "_"
 _OTHER_WORD = re.compile(f"[^{NOT_WORD}{HANGUL}{UNSPACED}]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")

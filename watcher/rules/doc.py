@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from watcher.items.model import TEXT_FIELDS
 from watcher.rules.scan import Found
-from watcher.rules.sentences import sentence_starts
+from watcher.items.sentences import sentence_starts
 
 SNIPPET_CONTEXT = 60
 # An occurrence: (field index, start, end) in the field's normalized cased text.
