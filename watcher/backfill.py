@@ -59,7 +59,7 @@ def backfill(
     with open_store(config, dry_run=options.dry_run) as store:
         sending = options.notify and not options.dry_run
         on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
-        pipeline = Pipeline(store, engine, on_alert=on_alert)
+        pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories)
         keep = _since_filter(options.since) if options.since else None
         state = PENDING if options.notify else SUPPRESSED
         with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
@@ -106,4 +106,7 @@ def summary(result: BackfillResult, options: BackfillOptions) -> list[str]:
     width = max((len(r) for r in stats.hits), default=0)
     for rule_id, n in sorted(stats.hits.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {rule_id:<{width}}  {n}")
+    copies = sum(stats.story_copies.values())
+    if copies:
+        lines.append(f"later copies of an alerted story: {copies}, recorded with its alert, not sent again")
     return lines

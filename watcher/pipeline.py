@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from watcher.config.model import Stories
 from watcher.items.model import Item
 from watcher.rules.engine import Engine, Match
 from watcher.sources.read import Skipped
@@ -29,6 +30,8 @@ class Stats:
     updated: int = 0
     copies: int = 0
     hits: Counter[str] = field(default_factory=Counter)
+    # Rules whose hit was a later copy of a story they had alerted: recorded with that alert, not sent.
+    story_copies: Counter[str] = field(default_factory=Counter)
     evaluated: int = 0
     eval_seconds: float = 0.0
 
@@ -46,15 +49,19 @@ class Stats:
         elif outcome.status == COPY:
             self.copies += 1
         self.hits.update(outcome.alerts)
+        self.story_copies.update(outcome.copies)
 
 
 class Pipeline:
     """Stores items and records the alerts of the rules they match."""
 
-    def __init__(self, store: Store, engine: Engine, *, on_alert: OnAlert | None = None):
+    def __init__(
+        self, store: Store, engine: Engine, *, on_alert: OnAlert | None = None, stories: Stories | None = None
+    ):
         self.store = store
         self.engine = engine
         self.on_alert = on_alert
+        self.stories = stories
 
     def ingest(
         self,
@@ -103,6 +110,9 @@ class Pipeline:
                 stats.evaluated += 1
                 stats.eval_seconds += time.perf_counter() - started
 
-        for outcome in self.store.ingest(batch, evaluate, alert_state=alert_state, on_alert=self.on_alert):
+        outcomes = self.store.ingest(
+            batch, evaluate, alert_state=alert_state, on_alert=self.on_alert, stories=self.stories
+        )
+        for outcome in outcomes:
             stats.count(outcome)
         batch.clear()

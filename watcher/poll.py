@@ -357,7 +357,9 @@ class Ingest:
             enqueue(conn, alert_id, match, item_id, version)
 
         self._state = SUPPRESSED if first else PENDING
-        self._pipeline = Pipeline(poller.store, poller.engine, on_alert=None if first else on_alert)
+        self._pipeline = Pipeline(
+            poller.store, poller.engine, on_alert=None if first else on_alert, stories=poller.config.stories
+        )
 
     def add(self, items: Iterable[Item | Skipped]) -> None:
         """Store a part (on the store's thread)."""

@@ -16,7 +16,7 @@ from watcher.delivery.notify import Notifier, target_key
 from watcher.delivery.outbox import Outbox, deliveries
 from watcher.rules.load import load_rules
 from watcher.rules.model import Rule
-from watcher.store.search import list_alerts
+from watcher.store.search import alert_copies, list_alerts, story_members
 
 
 @main.group()
@@ -35,16 +35,26 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
     """Recorded alerts, newest first, with their delivery to each target."""
     with open_store(_config(config_path)) as store:
         rows = list_alerts(store, state, limit)
-        sent = deliveries(store, [r["id"] for r in rows])
+        ids = [r["id"] for r in rows]
+        sent = deliveries(store, ids)
+        copies = alert_copies(store, ids)
         for row in rows:
             row["deliveries"] = sent.get(row["id"], [])
+            row["copies"] = copies.get(row["id"], [])
             if as_json:
+                row["story_members"] = story_members(store, row["story"]) if row["story"] is not None else []
                 click.echo(json.dumps(row, ensure_ascii=False))
                 continue
             say(
                 f"{row['id']:>6}  {row['created_at']}  {row['rule']} [{row['severity']}] {row['state']}  "
                 f"{row['title']!r}  {row['link'] or row['path'] or ''}"
             )
+            if row["copies"]:
+                sources = sorted({c["source"] for c in row["copies"]})
+                say(
+                    f"          also reported by {len(row['copies'])} more item(s) from {len(sources)} "
+                    f"source(s): {', '.join(sources)} (story {row['story']})"
+                )
             for d in row["deliveries"]:
                 error = f": {d['last_error']}" if d["last_error"] else ""
                 say(f"          -> {d['target']}: {d['state']} ({d['attempts']} attempts){error}")

@@ -1,16 +1,18 @@
-"""Commands over documents and rules: match, backfill, items search, rules check."""
+"""Commands over documents, stories and rules: match, backfill, items search|show, stories list, rules check."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from watcher.backfill import BackfillOptions, backfill, open_store, summary
 from watcher.cli import _config, _count, config_option, main, say
+from watcher.errors import WatcherError
 from watcher.pipeline import Stats
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
@@ -18,7 +20,7 @@ from watcher.rules.report import check_examples, item_label, match_line, match_r
 from watcher.sources.dates import parse_date
 from watcher.sources.read import Skipped, read_paths
 from watcher.sources.sandbox import ParsePool
-from watcher.store.search import search_items
+from watcher.store.search import item_detail, list_stories, search_items, story_members
 
 
 @main.command()
@@ -122,6 +124,78 @@ def items_search(config_path: Path | None, limit: int, as_json: bool, query: tup
             else:
                 say(f"{row['id']:>6}  {row['source']}  {row['title']!r}  {row['link'] or row['path'] or ''}")
                 say(f"        {row['snippet']}")
+
+
+@items.command("show")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.argument("item_id", type=int)
+def items_show(config_path: Path | None, as_json: bool, item_id: int) -> None:
+    """One stored item: its fields, its story and that story's other items, its alerts."""
+    with open_store(_config(config_path)) as store:
+        item = item_detail(store, item_id)
+    if item is None:
+        raise WatcherError(f"no item {item_id} in the database")
+    if as_json:
+        click.echo(json.dumps(item, ensure_ascii=False))
+        return
+    for key in ("id", "source", "title", "link", "path", "guid", "author", "published", "first_seen", "version"):
+        if item[key] not in (None, ""):
+            say(f"{key + ':':<12} {item[key]}")
+    story = item["story"]
+    if story is None:
+        say("story:       none (stored before stories, or with stories off)")
+    else:
+        say(f"story:       {story}, with {len(item['siblings'])} other item(s)")
+        for sibling in item["siblings"]:
+            where = sibling["link"] or sibling["path"] or ""
+            say(f"  {sibling['id']:>6}  {sibling['source']}  {sibling['title']!r}  {where}")
+    for alert in item["alerts"]:
+        say(f"alert:       {alert['id']} {alert['rule']} [{alert['severity']}] {alert['state']}")
+    for alert in item["copy_of_alerts"]:
+        say(f"copy of:     alert {alert['id']} {alert['rule']} (item {alert['item_id']}): not sent again")
+    text = item["content"] or item["summary"]
+    if text:
+        say("")
+        say(text)
+
+
+@main.group()
+def stories() -> None:
+    """Look at stories: items that are copies of one another, across sources."""
+
+
+@stories.command("list")
+@config_option
+@click.option("--since", help="Only stories seen on or after this date (ISO 8601).")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--min-size", default=1, show_default=True, help="Only stories with at least this many items.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with each story's items.")
+def stories_list(config_path: Path | None, since: str | None, limit: int, min_size: int, as_json: bool) -> None:
+    """Stories, most recently seen first: size, sources, first and last seen."""
+    since_iso = _iso(since) if since else None
+    with open_store(_config(config_path)) as store:
+        rows = list_stories(store, since_iso, limit, min_size)
+        for row in rows:
+            if as_json:
+                row["members"] = story_members(store, row["id"])
+                click.echo(json.dumps(row, ensure_ascii=False))
+                continue
+            say(
+                f"{row['id']:>6}  {row['first_seen']} .. {row['last_seen']}  {row['size']:>3} item(s)  "
+                f"{row['title']!r}  [{row['sources']}]"
+            )
+
+
+def _iso(text: str) -> str:
+    """A date or time as given on the command line, as the ISO 8601 the store keeps (UTC)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected a date like 2026-11-30 or 2026-11-30T08:00") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
 @main.group()

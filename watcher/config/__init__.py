@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Target
+from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Stories, Target
 from watcher.config.validate import Validator
 from watcher.config.yamlfile import load_yaml
 from watcher.errors import ConfigError, Problem
@@ -27,6 +27,7 @@ __all__ = [
     "Feed",
     "Http",
     "SeedDir",
+    "Stories",
     "Target",
     "defaults",
     "find_config",

@@ -63,6 +63,14 @@ class Daemon:
 
 
 @dataclass(frozen=True)
+class Stories:
+    """Near copies of an item stored within `window` seconds join its story; a rule alerts once per story."""
+
+    enabled: bool = True
+    window: float = 3 * 86400.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     database: Path
@@ -73,6 +81,7 @@ class Config:
     http: Http = field(default_factory=Http)
     delivery: Delivery = field(default_factory=Delivery)
     daemon: Daemon = field(default_factory=Daemon)
+    stories: Stories = field(default_factory=Stories)
     warnings: tuple[str, ...] = ()
     # Every value that ${VAR} or ${credential:NAME} supplied, and the secret parts of notify URLs: logs scrub them.
     secrets: frozenset[str] = field(default=frozenset(), repr=False)

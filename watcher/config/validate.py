@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher.config.durations import parse_duration
-from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Target
+from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Stories, Target
 from watcher.config.secrets import all_secrets, apprise_url_error
 from watcher.config.template import Template, template_error
 from watcher.config.yamlfile import KeyPath, Located, format_path
@@ -19,7 +19,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MIN_INTERVAL = 60.0
 
 
-_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http", "delivery", "server", "daemon"}
+_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http", "delivery", "server", "daemon", "stories"}
 
 
 class Validator:
@@ -50,6 +50,7 @@ class Validator:
         http = self._http(value.get("http", {}))
         delivery = self._delivery(value.get("delivery", {}))
         daemon = self._daemon(value.get("server", {}), value.get("daemon", {}))
+        stories = self._stories(value.get("stories", {}))
         return Config(
             path=Path(self.doc.file),
             database=database,
@@ -60,6 +61,7 @@ class Validator:
             http=http,
             delivery=delivery,
             daemon=daemon,
+            stories=stories,
             warnings=tuple(self.warnings),
             secrets=all_secrets(self.secrets),
         )
@@ -298,6 +300,15 @@ class Validator:
             max_bytes = Http.max_bytes
         private = self._bool(value.get("allow_private_addresses"), ("http", "allow_private_addresses"), False)
         return Http(timeout, max_bytes, private)
+
+    def _stories(self, value: Any) -> Stories:
+        if not isinstance(value, dict):
+            self.doc.problem(("stories",), "must be a mapping, like {window: 3d} or {enabled: false}")
+            return Stories()
+        self._keys(value, ("stories",), {"enabled", "window"})
+        enabled = self._bool(value.get("enabled"), ("stories", "enabled"), Stories.enabled)
+        window = self._duration(value.get("window"), ("stories", "window"), Stories.window, warn_below=0)
+        return Stories(enabled, window)
 
     def _daemon(self, server: Any, daemon: Any) -> Daemon:
         listen = None

@@ -6,8 +6,8 @@ from bisect import bisect_right
 from typing import Any, NamedTuple
 
 from watcher.items.model import TEXT_FIELDS
-from watcher.rules.scan import Found
 from watcher.items.sentences import sentence_starts
+from watcher.rules.scan import Found
 
 SNIPPET_CONTEXT = 60
 # An occurrence: (field index, start, end) in the field's normalized cased text.

@@ -44,6 +44,7 @@ _RULE_KEYS = {
     "template",
     "cooldown",
     "digest",
+    "per",
 }
 
 
@@ -234,6 +235,9 @@ class _FileParser:
         sources = self._names(spec, "sources", path)
         notify = self._names(spec, "notify", path)
         updates = self.conditions.bool_(spec.get("updates", False), (*path, "updates"))
+        per = spec.get("per", "story")
+        if per not in ("story", "item"):
+            self.doc.problem((*path, "per"), "per must be 'story' (alert once per story) or 'item'")
         template = self._template(spec.get("template"), (*path, "template"))
         cooldown = self._duration(spec, "cooldown", path)
         digest = self._duration(spec, "digest", path)
@@ -258,6 +262,7 @@ class _FileParser:
             notify=tuple(notify or ()),
             description=str(description or ""),
             updates=updates,
+            per=str(per),
             template=template,
             cooldown=cooldown,
             digest=digest,

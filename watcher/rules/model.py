@@ -109,6 +109,8 @@ class Rule:
     template: Template | None = None
     cooldown: float | None = None
     digest: float | None = None
+    # "story": alert once per story, later copies recorded with the alert; "item": alert every copy.
+    per: str = "story"
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
     file: str = ""

@@ -125,3 +125,39 @@ def m003_feeds(db: sqlite_utils.Database) -> None:
 def m004_date_text(db: sqlite_utils.Database) -> None:
     # A date the publisher wrote that could not be read: kept as written (the item is dated by first_seen).
     db.execute("ALTER TABLE items ADD COLUMN date_text TEXT")
+
+
+@migrations()
+def m005_stories(db: sqlite_utils.Database) -> None:
+    for sql in (
+        # Every item indexed since this migration belongs to a story (NULL: stored before, a story alone).
+        "ALTER TABLE items ADD COLUMN story_id INTEGER",
+        "CREATE INDEX items_story ON items (story_id)",
+        """CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            first_item_id INTEGER NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            size INTEGER NOT NULL DEFAULT 1
+        )""",
+        "CREATE INDEX stories_last_seen ON stories (last_seen)",
+        # The LSH index of the window: an item's time (published, else when stored) and when it was indexed
+        # (for pruning), and its band keys, each row's rowid the item id * 64 + the band number, so that the
+        # oldest items' rows go with one range delete.
+        """CREATE TABLE story_index (
+            item_id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            indexed_at REAL NOT NULL
+        )""",
+        "CREATE TABLE story_bands (key INTEGER NOT NULL)",
+        "CREATE INDEX story_bands_key ON story_bands (key)",
+        # Later copies of a story that matched a rule the story had already alerted: recorded, not sent.
+        """CREATE TABLE alert_copies (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (alert_id, item_id)
+        ) WITHOUT ROWID""",
+    ):
+        db.execute(sql)

@@ -35,14 +35,84 @@ def search_items(store: Store, text: str, limit: int = 20) -> list[dict[str, Any
 
 
 def list_alerts(store: Store, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Recorded alerts, newest first, with their item."""
+    """Recorded alerts, newest first, with their item and story."""
     return store.query(
         "SELECT alerts.id, alerts.rule_id AS rule, alerts.severity, alerts.state, alerts.created_at, "
         "alerts.item_version, items.id AS item_id, sources.name AS source, items.title, items.link, items.path, "
-        "items.guid, items.published "
+        "items.guid, items.published, items.story_id AS story "
         "FROM alerts JOIN items ON items.id = alerts.item_id JOIN sources ON sources.id = items.source_id "
         "WHERE (? IS NULL OR alerts.state = ? OR EXISTS "
         "(SELECT 1 FROM outbox WHERE outbox.alert_id = alerts.id AND outbox.state = ?)) "
         "ORDER BY alerts.id DESC LIMIT ?",
         (state, state, state, limit),
     )
+
+
+MEMBERS_SHOWN = 50
+
+
+def alert_copies(store: Store, alert_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per alert, the later copies of its story recorded with it (oldest first)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not alert_ids:
+        return out
+    marks = ",".join("?" * len(alert_ids))  # placeholders only: every value is a bound parameter
+    where = f"WHERE alert_copies.alert_id IN ({marks}) "
+    rows = store.query(
+        "SELECT alert_copies.alert_id, items.id AS item_id, sources.name AS source, items.title, items.link, "  # noqa: S608
+        "items.path, alert_copies.created_at FROM alert_copies JOIN items ON items.id = alert_copies.item_id "
+        "JOIN sources ON sources.id = items.source_id " + where + "ORDER BY alert_copies.alert_id, items.id",
+        alert_ids,
+    )
+    for row in rows:
+        out.setdefault(row.pop("alert_id"), []).append(row)
+    return out
+
+
+def story_members(store: Store, story_id: int, limit: int = MEMBERS_SHOWN) -> list[dict[str, Any]]:
+    """The items of a story, first stored first."""
+    return store.query(
+        "SELECT items.id, sources.name AS source, items.title, items.link, items.path, items.first_seen "
+        "FROM items JOIN sources ON sources.id = items.source_id WHERE items.story_id = ? ORDER BY items.id LIMIT ?",
+        (story_id, limit),
+    )
+
+
+def list_stories(store: Store, since: str | None = None, limit: int = 100, min_size: int = 1) -> list[dict[str, Any]]:
+    """Stories seen since a time (ISO 8601), most recently seen first, with their sources."""
+    return store.query(
+        "SELECT stories.id, stories.title, stories.first_seen, stories.last_seen, stories.size, "
+        "stories.first_item_id AS first_item, "
+        "(SELECT group_concat(name, ', ') FROM (SELECT DISTINCT sources.name AS name FROM items "
+        "JOIN sources ON sources.id = items.source_id WHERE items.story_id = stories.id ORDER BY name)) AS sources "
+        "FROM stories WHERE (? IS NULL OR stories.last_seen >= ?) AND stories.size >= ? "
+        "ORDER BY stories.last_seen DESC, stories.id DESC LIMIT ?",
+        (since, since, min_size, limit),
+    )
+
+
+def item_detail(store: Store, item_id: int) -> dict[str, Any] | None:
+    """One stored item: its fields, its story and the story's other items, and the alerts it raised."""
+    rows = store.query(
+        "SELECT items.id, sources.name AS source, items.guid, items.link, items.path, items.title, items.summary, "
+        "items.content, items.author, items.published, items.first_seen, items.updated_at, items.version, "
+        "items.duplicate_of, items.story_id AS story FROM items JOIN sources ON sources.id = items.source_id "
+        "WHERE items.id = ?",
+        (item_id,),
+    )
+    if not rows:
+        return None
+    item = rows[0]
+    item["siblings"] = (
+        [m for m in story_members(store, item["story"]) if m["id"] != item_id] if item["story"] is not None else []
+    )
+    item["alerts"] = store.query(
+        "SELECT id, rule_id AS rule, severity, state, created_at FROM alerts WHERE item_id = ? ORDER BY id",
+        (item_id,),
+    )
+    item["copy_of_alerts"] = store.query(
+        "SELECT alerts.id, alerts.rule_id AS rule, alerts.item_id FROM alert_copies "
+        "JOIN alerts ON alerts.id = alert_copies.alert_id WHERE alert_copies.item_id = ? ORDER BY alerts.id",
+        (item_id,),
+    )
+    return item

@@ -19,11 +19,15 @@ from typing import Any
 
 import sqlite_utils
 
+from watcher.config.model import Stories
 from watcher.errors import StoreError
 from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_text, text_hash, variant_of
 from watcher.items.model import Item
 from watcher.rules.engine import Match
 from watcher.store.migrations import APPLICATION_ID, migrations
+from watcher.store.stories import join as join_story
+from watcher.store.stories import place as place_in_story
+from watcher.store.stories import prune as prune_stories
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -44,6 +48,9 @@ class Outcome:
     status: str
     item_id: int
     alerts: list[str] = field(default_factory=list)
+    story_id: int | None = None
+    # Rules whose alert this item's story already had: the item is recorded with that alert, not sent.
+    copies: list[str] = field(default_factory=list)
 
 
 def now_iso() -> str:
@@ -161,18 +168,24 @@ class Store:
         *,
         alert_state: str,
         on_alert: OnAlert | None = None,
+        stories: Stories | None = None,
     ) -> list[Outcome]:
         """Store a batch of items in one transaction, with the alerts of the rules they match.
 
         Items are evaluated inside the transaction that stores them, so a crash never leaves an item stored
-        without its alerts, nor an alert without its item.
+        without its alerts (or its story), nor an alert without its item. With `stories` enabled, each new
+        item joins the story of a near copy (see `watcher.store.stories`), and a rule that already alerted
+        that story records the copy with its alert instead of alerting again.
         """
         outcomes: list[Outcome] = []
+        stories = stories if stories is not None and stories.enabled else None
         try:
             with self.write() as conn:
+                if stories is not None:
+                    prune_stories(conn, stories.window)
                 fresh: list[int] = []
                 for item in items:
-                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert)
+                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert, stories)
                     if outcome.status in (NEW, UPDATED):
                         fresh.append(outcome.item_id)
                     outcomes.append(outcome)
@@ -195,6 +208,7 @@ class Store:
         evaluate: Callable[[Item], list[Match]],
         alert_state: str,
         on_alert: OnAlert | None,
+        stories: Stories | None,
     ) -> Outcome:
         sid = self.source_id(item.source)
         key = item_key(item)
@@ -248,11 +262,38 @@ class Store:
         )
         item_id = int(cur.lastrowid or 0)
         if copy_of is not None:
-            return Outcome(item, COPY, item_id)
+            outcome = Outcome(item, COPY, item_id)
+            if stories is not None:
+                outcome.story_id = join_story(conn, item_id, copy_of, item, now).story_id
+                self._record_copy(conn, outcome, None, now)
+            return outcome
         outcome = Outcome(item, NEW, item_id)
+        joined = False
+        if stories is not None:
+            placed = place_in_story(conn, item_id, item, stories, now)
+            outcome.story_id, joined = placed.story_id, placed.joined
         for match in evaluate(item):
+            if joined and match.rule.per == "story" and self._record_copy(conn, outcome, match.rule.id, now):
+                continue
             self._alert(conn, outcome, match, 1, alert_state, now, on_alert)
         return outcome
+
+    @staticmethod
+    def _record_copy(conn: sqlite3.Connection, outcome: Outcome, rule_id: str | None, now: str) -> bool:
+        """Record a later copy of a story with the story's first alert of a rule (of every rule: None);
+        whether there was such an alert."""
+        rows = conn.execute(
+            "SELECT alerts.rule_id, min(alerts.id) FROM alerts JOIN items ON items.id = alerts.item_id "
+            "WHERE items.story_id = ? AND items.id != ? AND (? IS NULL OR alerts.rule_id = ?) GROUP BY alerts.rule_id",
+            (outcome.story_id, outcome.item_id, rule_id, rule_id),
+        ).fetchall()
+        for rule, alert_id in rows:
+            conn.execute(
+                "INSERT OR IGNORE INTO alert_copies (alert_id, item_id, created_at) VALUES (?, ?, ?)",
+                (alert_id, outcome.item_id, now),
+            )
+            outcome.copies.append(str(rule))
+        return bool(rows)
 
     @staticmethod
     def _same_entry_stored(conn: sqlite3.Connection, sid: int, item: Item, digest: str) -> int | None:
