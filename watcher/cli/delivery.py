@@ -51,9 +51,10 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
             )
             if row["copies"]:
                 sources = sorted({c["source"] for c in row["copies"]})
+                n, copies = len(sources), len(row["copies"])
                 say(
-                    f"          also reported by {len(row['copies'])} more item(s) from {len(sources)} "
-                    f"source(s): {', '.join(sources)} (story {row['story']})"
+                    f"          also reported by {n} source{'s' if n > 1 else ''}: {', '.join(sources)} "
+                    f"({copies} cop{'ies' if copies > 1 else 'y'}, story {row['story']})"
                 )
             for d in row["deliveries"]:
                 error = f": {d['last_error']}" if d["last_error"] else ""
