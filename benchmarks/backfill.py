@@ -4,8 +4,8 @@
 
 For each size: generate that many news-like documents (.txt, ~1.5 KB) in a temporary directory, then in a
 fresh process each: `watcher backfill` through the library with the example rules (documents/s end to end,
-peak RSS), and the baseline (the same items inserted row by row with an FTS5 trigger: what the obvious schema
-does). Peak memory should stay flat as the corpus grows.
+peak RSS), with stories on (the default) and off, and the baseline (the same items inserted row by row with
+an FTS5 trigger: what the obvious schema does). Peak memory should stay flat as the corpus grows.
 """
 
 from __future__ import annotations
@@ -60,11 +60,17 @@ def generate(root: Path, n: int, seed: int = 3) -> None:
         (sub / f"{i:06d}.txt").write_text(f"{title}\n\n{' '.join(words)} (doc {i}).\n")
 
 
-def run_watcher(corpus: Path, work: Path) -> dict[str, float]:
+def run_watcher(corpus: Path, work: Path, *, stories: bool = True) -> dict[str, float]:
     from watcher.backfill import BackfillOptions, backfill
-    from watcher.config import Config, SeedDir
+    from watcher.config import Config, SeedDir, Stories
 
-    config = Config(path=None, database=work / "w.db", rules=ROOT / "rules", seeds=(SeedDir(corpus, "bench"),))
+    config = Config(
+        path=None,
+        database=work / f"w-{stories}.db",
+        rules=ROOT / "rules",
+        seeds=(SeedDir(corpus, "bench"),),
+        stories=Stories(enabled=stories),
+    )
     t0 = time.perf_counter()
     stats = backfill(config, BackfillOptions([corpus])).stats
     elapsed = time.perf_counter() - t0
@@ -96,7 +102,8 @@ def run_baseline(corpus: Path, work: Path) -> dict[str, float]:
 
 
 def child(kind: str, corpus: Path, work: Path) -> None:
-    result = run_watcher(corpus, work) if kind == "watcher" else run_baseline(corpus, work)
+    stories = kind == "watcher"
+    result = run_baseline(corpus, work) if kind == "baseline" else run_watcher(corpus, work, stories=stories)
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -120,22 +127,26 @@ def main() -> None:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
         return
     print(
-        f"{'docs':>7} {'watcher docs/s':>15} {'peak MB':>8} {'alerts':>7} {'baseline docs/s':>16} {'peak MB':>8} "
-        f"{'ratio':>6}"
+        f"{'docs':>7} {'stories':>8} {'watcher docs/s':>15} {'peak MB':>8} {'alerts':>7} {'baseline docs/s':>16} "
+        f"{'peak MB':>8} {'ratio':>6} {'vs off':>7}"
     )
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             corpus = Path(tmp) / "corpus"
             generate(corpus, size)
-            ours = measure("watcher", corpus, Path(tmp))
-            base = measure("baseline", corpus, Path(tmp))
-        if ours["docs"] != size or base["docs"] != size:
-            raise SystemExit(f"stored {ours['docs']} and {base['docs']} of {size} documents: the runs are broken")
-        rate, base_rate = ours["docs"] / ours["seconds"], base["docs"] / base["seconds"]
-        print(
-            f"{size:>7} {rate:>15.0f} {ours['peak_mb']:>8.0f} {ours['alerts']:>7.0f} {base_rate:>16.0f} "
-            f"{base['peak_mb']:>8.0f} {rate / base_rate:>5.1f}x"
-        )
+            runs = {kind: measure(kind, corpus, Path(tmp)) for kind in ("watcher-nostories", "watcher", "baseline")}
+        base = runs["baseline"]
+        if any(run["docs"] != size for run in runs.values()):
+            raise SystemExit(f"stored {[r['docs'] for r in runs.values()]} of {size} documents: the runs are broken")
+        base_rate = base["docs"] / base["seconds"]
+        off_rate = runs["watcher-nostories"]["docs"] / runs["watcher-nostories"]["seconds"]
+        for kind, label in (("watcher-nostories", "off"), ("watcher", "on")):
+            ours = runs[kind]
+            rate = ours["docs"] / ours["seconds"]
+            print(
+                f"{size:>7} {label:>8} {rate:>15.0f} {ours['peak_mb']:>8.0f} {ours['alerts']:>7.0f} "
+                f"{base_rate:>16.0f} {base['peak_mb']:>8.0f} {rate / base_rate:>5.1f}x {rate / off_rate:>6.2f}x"
+            )
 
 
 if __name__ == "__main__":

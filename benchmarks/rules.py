@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml  # noqa: E402
 
 from watcher.items.model import TEXT_FIELDS, Item  # noqa: E402
+from watcher.items.sentences import sentence_starts  # noqa: E402
 from watcher.rules.engine import Engine  # noqa: E402
 from watcher.rules.load import load_rules  # noqa: E402
 from watcher.rules.model import (  # noqa: E402
@@ -49,7 +50,6 @@ from watcher.rules.model import (  # noqa: E402
     Term,
 )
 from watcher.rules.scan import fast_available  # noqa: E402
-from watcher.items.sentences import sentence_starts  # noqa: E402
 
 SYLLABLES = "ka lo mi ra ben tor vel sha dun gri pol nez ar is om ul fen cor vak zim hal ped rus tan".split()
 FILLER = """the a of to in and said on for with that was by as at from officials government report

@@ -37,10 +37,10 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
         rows = list_alerts(store, state, limit)
         ids = [r["id"] for r in rows]
         sent = deliveries(store, ids)
-        copies = alert_copies(store, ids)
+        recorded = alert_copies(store, ids)
         for row in rows:
             row["deliveries"] = sent.get(row["id"], [])
-            row["copies"] = copies.get(row["id"], [])
+            row["copies"] = recorded.get(row["id"], [])
             if as_json:
                 row["story_members"] = story_members(store, row["story"]) if row["story"] is not None else []
                 click.echo(json.dumps(row, ensure_ascii=False))

@@ -2,8 +2,8 @@
 
 An item's story text is its body (content, else summary; the headline may change between copies),
 normalized like the text rules see. Its words (characters, in scripts written without spaces) make shingles
-of three; a MinHash signature of them (datasketch's) gives LSH band keys, looked up in the database to find
-candidates; each candidate is then judged on the two texts themselves:
+of three; a MinHash signature of them gives LSH band keys, looked up in the database to find candidates;
+each candidate is then judged on the two texts themselves:
 
 - a near copy: the shingles' Jaccard similarity is at least COPY_JACCARD (another headline, a dateline or
   byline, a sentence or paragraph trimmed, added or reworded, paragraphs reordered);
@@ -12,17 +12,22 @@ candidates; each candidate is then judged on the two texts themselves:
 - but never two texts whose shared sentences form a block at their start or end (a footer, a disclaimer, a
   byline block) while the rest of each differs: a newsletter's issues with the same long footer.
 
-Band keys and thresholds (measured in benchmarks/stories.py): 24 bands of 4 rows over the whole text find a
-pair at Jaccard 0.5 with probability 0.79, at 0.6 with 0.96, at 0.7 with 0.998; 8 bands of 4 over the lead.
+MinHash is datasketch's approach (min over universal hash permutations of the shingle hashes), written here
+in a few lines of numpy: datasketch's update_batch calls a hash function per value in Python, which cost
+more than the rest of the fingerprint together. Band keys and thresholds (measured in
+benchmarks/stories.py): 16 bands of 4 rows over the whole text find a pair at Jaccard 0.6 with probability
+0.89, at 0.7 with 0.985, at 0.8 with 0.9989; 6 bands of 4 over the lead.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Any
+
+import numpy as np
 
 from watcher.items.model import Item
 from watcher.items.normalize import NormText
@@ -30,10 +35,11 @@ from watcher.items.scripts import UNSPACED_RANGES
 from watcher.items.sentences import sentence_starts
 
 SHINGLE = 3
-PERMUTATIONS = 96
-BANDS, ROWS = 24, 4  # over the whole text
-LEAD_BANDS = 8  # over the lead, from the signature's first LEAD_BANDS * ROWS values
+BANDS, ROWS = 16, 4  # over the whole text
+PERMUTATIONS = BANDS * ROWS
+LEAD_BANDS = 6  # over the lead, from its signature's first LEAD_BANDS * ROWS values
 LEAD_SENTENCES = 3
+LEAD_SCAN = 3000  # characters looked at first for the lead
 MIN_WORDS = 20  # fewer words than this: too little to tell a copy from a coincidence; no story search
 MIN_SENTENCE_WORDS = 5  # shorter "sentences" (datelines, bylines) do not count toward the lead
 COPY_JACCARD = 0.45
@@ -51,28 +57,43 @@ _TOKEN = re.compile(f"[{UNSPACED_RANGES}]|[^\\W{UNSPACED_RANGES}]+")
 
 @dataclass
 class Fingerprint:
-    """What story matching needs of one text."""
+    """What story matching needs of one text: the hashes of its shingles and of its lead's, their MinHash
+    signatures (when asked for), and, computed when a candidate is judged, its sentences."""
 
-    sentences: list[str]
-    shingles: set[int]
-    lead: set[int]
+    cased: str  # the normalized text
+    hashes: Any  # numpy uint64 array: the hash of each shingle, in text order (repeats and all)
+    lead_hashes: Any
     words: int
-    signature: Any = None  # numpy array of PERMUTATIONS values
+    signature: Any = None
     lead_signature: Any = None
-    _sentence_shingles: dict[int, set[int]] = field(default_factory=dict)
 
     @property
     def usable(self) -> bool:
         return self.words >= MIN_WORDS
 
+    @cached_property
+    def shingles(self) -> set[int]:
+        return set(self.hashes.tolist())
+
+    @cached_property
+    def lead(self) -> set[int]:
+        return set(self.lead_hashes.tolist())
+
+    @cached_property
+    def sentences(self) -> list[str]:
+        """The text's sentences, case-folded."""
+        return [s.casefold() for s in _sentences(self.cased)]
+
+    @cached_property
+    def counts(self) -> list[int]:
+        return [len(_words(s)) for s in self.sentences]
+
     def band_keys(self) -> list[int]:
         """The LSH keys: band number in the high bits, a hash of the band's values in the low 32."""
-        keys = [(b << 32) | zlib.crc32(self.signature[b * ROWS : (b + 1) * ROWS].tobytes()) for b in range(BANDS)]
-        if self.lead:
-            keys.extend(
-                ((BANDS + b) << 32) | zlib.crc32(self.lead_signature[b * ROWS : (b + 1) * ROWS].tobytes())
-                for b in range(LEAD_BANDS)
-            )
+        hasher = _hasher()
+        keys = hasher.bands(self.signature, 0)
+        if len(self.lead_hashes):
+            keys.extend(hasher.bands(self.lead_signature, BANDS))
         return keys
 
 
@@ -82,29 +103,55 @@ def story_text(item: Item) -> str:
 
 
 def fingerprint(text: str, *, signatures: bool = True) -> Fingerprint:
-    """Sentences, shingles and (with `signatures`) MinHash signatures of a text."""
-    norm = NormText(text)
-    cased = norm.cased
-    starts = sentence_starts(cased)
-    sentences = [cased[a:b].strip().casefold() for a, b in zip(starts, [*starts[1:], len(cased)], strict=True)]
-    sentences = [s for s in sentences if s]
-    tokens = _TOKEN.findall(norm.folded)
-    shingles = _shingles(tokens)
-    lead_tokens: list[str] = []
-    counted = 0
-    for sentence in sentences:
-        words = _TOKEN.findall(sentence)
-        if len(words) < MIN_SENTENCE_WORDS:
-            continue
-        lead_tokens.extend(words)
-        counted += 1
-        if counted == LEAD_SENTENCES:
-            break
-    fp = Fingerprint(sentences, shingles, _shingles(lead_tokens), len(tokens))
+    """Shingles and (with `signatures`) MinHash signatures of a text and of its lead."""
+    cased = NormText(text).cased
+    words = _words(cased.casefold())
+    hasher = _hasher()
+    hashes = hasher.shingles(hasher.tokens(words))
+    lead_text = _lead(cased)
+    if len(lead_text) >= len(cased) - 2:  # the whole text is its lead
+        lead_hashes = hashes
+    else:
+        lead_hashes = hasher.shingles(hasher.tokens(_words(lead_text.casefold())))
+    fp = Fingerprint(cased, hashes, lead_hashes, len(words))
     if signatures and fp.usable:
-        fp.signature = _signature(fp.shingles)
-        fp.lead_signature = _signature(fp.lead)
+        fp.signature = hasher.signature(fp.hashes, BANDS * ROWS)
+        fp.lead_signature = hasher.signature(fp.lead_hashes, LEAD_BANDS * ROWS)
     return fp
+
+
+def _sentences(cased: str) -> list[str]:
+    starts = sentence_starts(cased)
+    out = (cased[a:b].strip() for a, b in zip(starts, [*starts[1:], len(cased)], strict=True))
+    return [s for s in out if s]
+
+
+def _lead(cased: str) -> str:
+    """The first LEAD_SENTENCES sentences of at least MIN_SENTENCE_WORDS words (and any shorter between)."""
+    for scanned in (cased[:LEAD_SCAN], cased) if len(cased) > LEAD_SCAN else (cased,):
+        sentences = _sentences(scanned)
+        lead: list[str] = []
+        substantial = 0
+        for sentence in sentences:
+            if sentence.count(" ") + 1 >= MIN_SENTENCE_WORDS:  # words, near enough
+                substantial += 1
+            if substantial:
+                lead.append(sentence)
+            if substantial == LEAD_SENTENCES:
+                return " ".join(lead)
+        if len(scanned) == len(cased):
+            return " ".join(lead)
+    return ""
+
+
+_ASCII_WORDS = bytes(c if chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(256))
+
+
+def _words(text: str) -> list[bytes]:
+    """The words of a text, as UTF-8; in scripts written without spaces, each character."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_WORDS).split()
+    return [w.encode("utf-8", "surrogatepass") for w in _TOKEN.findall(text)]
 
 
 def related(new: Fingerprint, old: Fingerprint) -> str | None:
@@ -146,11 +193,13 @@ def _templated(a: Fingerprint, b: Fingerprint) -> bool:
     share = TEMPLATE_REST_BOTH_ENDS if both_ends_a and both_ends_b else TEMPLATE_REST
     rest_a = [s for s in rest_a if s not in common]
     rest_b = [s for s in rest_b if s not in common]
-    words_a = sum(len(_TOKEN.findall(s)) for s in rest_a)
-    words_b = sum(len(_TOKEN.findall(s)) for s in rest_b)
-    if words_a < share * a.words or words_b < share * b.words:
+    tokens_a, tokens_b = _tokens(rest_a), _tokens(rest_b)
+    if len(tokens_a) < share * a.words or len(tokens_b) < share * b.words:
         return False
-    return _jaccard(_shingles(_tokens(rest_a)), _shingles(_tokens(rest_b))) < TEMPLATE_REST_JACCARD
+    hasher = _hasher()
+    shingles_a = set(hasher.shingles(hasher.tokens(tokens_a)).tolist())
+    shingles_b = set(hasher.shingles(hasher.tokens(tokens_b)).tolist())
+    return _jaccard(shingles_a, shingles_b) < TEMPLATE_REST_JACCARD
 
 
 def _rest(sentences: list[str], common: set[str]) -> tuple[list[str], bool] | None:
@@ -167,17 +216,11 @@ def _rest(sentences: list[str], common: set[str]) -> tuple[list[str], bool] | No
 
 
 def _lead_sentences(fp: Fingerprint) -> int:
-    return sum(1 for s in fp.sentences if len(_TOKEN.findall(s)) >= MIN_SENTENCE_WORDS)
+    return sum(1 for n in fp.counts if n >= MIN_SENTENCE_WORDS)
 
 
-def _tokens(sentences: list[str]) -> list[str]:
-    return [t for s in sentences for t in _TOKEN.findall(s)]
-
-
-def _shingles(tokens: list[str]) -> set[int]:
-    if len(tokens) < SHINGLE:
-        return {zlib.crc32(" ".join(tokens).encode())} if tokens else set()
-    return {zlib.crc32(" ".join(tokens[i : i + SHINGLE]).encode()) for i in range(len(tokens) - SHINGLE + 1)}
+def _tokens(sentences: list[str]) -> list[bytes]:
+    return [t for s in sentences for t in _words(s)]
 
 
 def _jaccard(a: set[int], b: set[int]) -> float:
@@ -185,19 +228,63 @@ def _jaccard(a: set[int], b: set[int]) -> float:
     return len(a & b) / union if union else 0.0
 
 
-def _identity(value: int) -> int:
-    return value
+class _Hasher:
+    """Stable hashes (the same in every process: band keys are stored) of words, shingles and signatures."""
+
+    MAX_CACHED = 200_000
+    _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
+    _SHIFT = np.uint64(32)
+
+    def __init__(self, seed: int = 1):
+        generator = np.random.default_rng(seed)
+        # Multiply-shift hashing, one (a, b) per permutation: ((a * x + b) mod 2**64) >> 32.
+        self._a = generator.integers(1, 2**63, size=PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
+        self._b = generator.integers(0, 2**63, size=PERMUTATIONS, dtype=np.uint64)
+        self._words: dict[bytes, int] = {}
+        self._rows = generator.integers(1, 2**63, size=ROWS, dtype=np.uint64) | np.uint64(1)
+
+    def tokens(self, tokens: list[bytes]) -> Any:
+        cache = self._words
+        if len(cache) > self.MAX_CACHED:
+            cache.clear()
+        out = list(map(cache.get, tokens))
+        if None in out:
+            for i, h in enumerate(out):
+                if h is None:
+                    out[i] = cache[tokens[i]] = zlib.crc32(tokens[i])
+        return np.array(out, dtype=np.uint64)
+
+    def shingles(self, hashes: Any) -> Any:
+        """The hash of every run of SHINGLE words (of all the words, when fewer), in text order."""
+        if len(hashes) < SHINGLE:
+            if not len(hashes):
+                return hashes
+            combined = np.uint64(0)
+            with np.errstate(over="ignore"):
+                for h in hashes:
+                    combined = (combined ^ h) * self._MIX[2]
+            return np.array([combined >> self._SHIFT], dtype=np.uint64)
+        # Each word multiplied in turn: every word reaches the high 32 bits that are kept.
+        with np.errstate(over="ignore"):
+            mixed = ((((hashes[:-2] * self._MIX[0]) ^ hashes[1:-1]) * self._MIX[1]) ^ hashes[2:]) * self._MIX[2]
+        return mixed >> self._SHIFT
+
+    def signature(self, shingles: Any, size: int) -> Any:
+        """The MinHash signature of `size` values: for each permutation, the least hash of any shingle."""
+        if not len(shingles):
+            return np.full(size, np.iinfo(np.uint32).max, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            permuted = (shingles[:, None] * self._a[None, :size] + self._b[None, :size]) >> self._SHIFT
+        return permuted.min(axis=0)
+
+    def bands(self, signature: Any, first: int) -> list[int]:
+        """One key per band of ROWS values: the band's number (from `first`) above a 32-bit mix of them."""
+        with np.errstate(over="ignore"):
+            mixed = ((signature.reshape(-1, ROWS) @ self._rows) * self._MIX[1]) >> self._SHIFT
+        numbers = np.arange(first, first + len(mixed), dtype=np.uint64) << self._SHIFT
+        return (numbers | mixed).tolist()
 
 
 @cache
-def _prototype() -> Any:
-    """One MinHash whose permutations every signature shares (datasketch; seed fixed: stable across runs)."""
-    from datasketch import MinHash
-
-    return MinHash(num_perm=PERMUTATIONS, seed=1, hashfunc=_identity)
-
-
-def _signature(shingles: set[int]) -> Any:
-    minhash = _prototype().copy()
-    minhash.update_batch(list(shingles))
-    return minhash.hashvalues
+def _hasher() -> _Hasher:
+    return _Hasher()

@@ -95,7 +95,7 @@ class TermNode(LeafNode):
 
 
 class EntityNode(LeafNode):
-    __slots__ = ("aliases", "blockers", "label", "_keys")
+    __slots__ = ("aliases", "blockers", "label", "_keys", "_by_key", "_key_set")
 
     def __init__(self, name: str, aliases: list[TermNode], blockers: list[TermNode] | None = None):
         self.aliases = aliases
@@ -103,10 +103,21 @@ class EntityNode(LeafNode):
         self.blockers = blockers or []
         self.label = f"entity {name}"
         self._keys = frozenset(alias.key * 2 for alias in aliases)
+        # A built-in country has a few hundred aliases, of which a document holds a handful: look only at those.
+        self._by_key: dict[int, list[TermNode]] = {}
+        for alias in aliases:
+            self._by_key.setdefault(alias.key, []).append(alias)
+        self._key_set = frozenset(self._by_key)
+
+    def _present(self, doc: Doc) -> list[TermNode]:
+        present = self._key_set.intersection(doc.words)
+        if not present:
+            return []
+        return [alias for key in sorted(present) for alias in self._by_key[key]]
 
     def occurrences(self, doc: Doc) -> list[Occ]:
         out: list[Occ] = []
-        for alias in self.aliases:
+        for alias in self._present(doc):
             out.extend(alias.occurrences(doc))
         if out and self.blockers:
             spans = [o for b in self.blockers if b.key in doc.words for o in doc.occurrences(b.key)]
@@ -117,11 +128,7 @@ class EntityNode(LeafNode):
     def holds(self, doc: Doc) -> bool:
         if self.blockers:
             return bool(self.occurrences(doc))
-        return any(alias.holds(doc) for alias in self.aliases)
-
-    def keyset(self, cost: Cost) -> KeySet | None:
-        return self._keys
-
+        return any(alias.holds(doc) for alias in self._present(doc))
 
 class RegexNode(LeafNode):
     __slots__ = ("regex", "literal", "label")

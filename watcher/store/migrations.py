@@ -143,15 +143,14 @@ def m005_stories(db: sqlite_utils.Database) -> None:
         )""",
         "CREATE INDEX stories_last_seen ON stories (last_seen)",
         # The LSH index of the window: an item's time (published, else when stored) and when it was indexed
-        # (for pruning), and its band keys, each row's rowid the item id * 64 + the band number, so that the
-        # oldest items' rows go with one range delete.
+        # (for pruning), and its band keys, one b-tree keyed by (band key, slot), the slot being the item id
+        # * 64 + the band number.
         """CREATE TABLE story_index (
             item_id INTEGER PRIMARY KEY,
             at REAL NOT NULL,
             indexed_at REAL NOT NULL
         )""",
-        "CREATE TABLE story_bands (key INTEGER NOT NULL)",
-        "CREATE INDEX story_bands_key ON story_bands (key)",
+        "CREATE TABLE story_bands (key INTEGER NOT NULL, slot INTEGER NOT NULL, PRIMARY KEY (key, slot)) WITHOUT ROWID",
         # Later copies of a story that matched a rule the story had already alerted: recorded, not sent.
         """CREATE TABLE alert_copies (
             alert_id INTEGER NOT NULL REFERENCES alerts(id),

@@ -25,8 +25,7 @@ from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_te
 from watcher.items.model import Item
 from watcher.rules.engine import Match
 from watcher.store.migrations import APPLICATION_ID, migrations
-from watcher.store.stories import join as join_story
-from watcher.store.stories import place as place_in_story
+from watcher.store.stories import StoryBatch
 from watcher.store.stories import prune as prune_stories
 
 BUSY_TIMEOUT_MS = 30_000
@@ -181,14 +180,18 @@ class Store:
         stories = stories if stories is not None and stories.enabled else None
         try:
             with self.write() as conn:
+                batch = None
                 if stories is not None:
                     prune_stories(conn, stories.window)
+                    batch = StoryBatch(conn, stories)
                 fresh: list[int] = []
                 for item in items:
-                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert, stories)
+                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert, batch)
                     if outcome.status in (NEW, UPDATED):
                         fresh.append(outcome.item_id)
                     outcomes.append(outcome)
+                if batch is not None:
+                    batch.flush()
                 # External-content FTS, filled once per transaction: far cheaper than a trigger per row.
                 conn.executemany(
                     "INSERT INTO items_fts (rowid, title, summary, content) "
@@ -208,7 +211,7 @@ class Store:
         evaluate: Callable[[Item], list[Match]],
         alert_state: str,
         on_alert: OnAlert | None,
-        stories: Stories | None,
+        stories: StoryBatch | None,
     ) -> Outcome:
         sid = self.source_id(item.source)
         key = item_key(item)
@@ -264,13 +267,13 @@ class Store:
         if copy_of is not None:
             outcome = Outcome(item, COPY, item_id)
             if stories is not None:
-                outcome.story_id = join_story(conn, item_id, copy_of, item, now).story_id
+                outcome.story_id = stories.join(item_id, copy_of, item, now).story_id
                 self._record_copy(conn, outcome, None, now)
             return outcome
         outcome = Outcome(item, NEW, item_id)
         joined = False
         if stories is not None:
-            placed = place_in_story(conn, item_id, item, stories, now)
+            placed = stories.place(item_id, item, now)
             outcome.story_id, joined = placed.story_id, placed.joined
         for match in evaluate(item):
             if joined and match.rule.per == "story" and self._record_copy(conn, outcome, match.rule.id, now):
