@@ -8,7 +8,7 @@ each candidate is then judged on the two texts themselves:
 - a near copy: the shingles' Jaccard similarity is at least COPY_JACCARD (another headline, a dateline or
   byline, a sentence or paragraph trimmed, added or reworded, paragraphs reordered);
 - an excerpt: one text, of at least three sentences, is nearly all contained in the other and begins as it
-  does (summary-only feeds). Its own band keys come from the first three sentences, the "lead";
+  does (summary-only feeds). Band keys of their own come from the first fifty words, the "lead";
 - but never two texts whose shared sentences form a block at their start or end (a footer, a disclaimer, a
   byline block) while the rest of each differs: a newsletter's issues with the same long footer.
 
@@ -38,11 +38,14 @@ SHINGLE = 3
 BANDS, ROWS = 16, 4  # over the whole text
 PERMUTATIONS = BANDS * ROWS
 LEAD_BANDS = 6  # over the lead, from its signature's first LEAD_BANDS * ROWS values
-LEAD_SENTENCES = 3
-LEAD_SCAN = 3000  # characters looked at first for the lead
+LEAD_SENTENCES = 3  # an excerpt has at least these many sentences
+LEAD_WORDS = 50  # the lead: where an excerpt and its article agree, about their first three sentences
 MIN_WORDS = 20  # fewer words than this: too little to tell a copy from a coincidence; no story search
-MIN_SENTENCE_WORDS = 5  # shorter "sentences" (datelines, bylines) do not count toward the lead
+MIN_SENTENCE_WORDS = 5  # shorter "sentences" (datelines, bylines) do not count toward an excerpt's three
 COPY_JACCARD = 0.45
+# Below these signature estimates a candidate is not worth comparing texts with (64 and 24 values: the
+# estimate's spread at 0.5 is about 0.06 and 0.1).
+ESTIMATE_FLOOR, LEAD_ESTIMATE_FLOOR = 0.25, 0.4
 EXCERPT_CONTAINMENT = 0.8
 LEAD_JACCARD = 0.5
 # A shared block is boilerplate when the rest of each text is at least this share of it (more when the block
@@ -82,11 +85,26 @@ class Fingerprint:
     @cached_property
     def sentences(self) -> list[str]:
         """The text's sentences, case-folded."""
-        return [s.casefold() for s in _sentences(self.cased)]
+        starts = sentence_starts(self.cased)
+        out = (self.cased[a:b].strip().casefold() for a, b in zip(starts, [*starts[1:], len(self.cased)], strict=True))
+        return [s for s in out if s]
 
     @cached_property
     def counts(self) -> list[int]:
         return [len(_words(s)) for s in self.sentences]
+
+    def packed(self) -> bytes:
+        """Both signatures, as stored beside the band keys."""
+        return np.concatenate([self.signature, self.lead_signature]).astype(np.uint32).tobytes()
+
+    def estimate(self, packed: bytes) -> tuple[float, float]:
+        """The Jaccard similarity of the texts and of the leads, estimated from a stored `packed()`."""
+        other = np.frombuffer(packed, dtype=np.uint32)
+        full = BANDS * ROWS
+        return (
+            float(np.mean(other[:full] == self.signature.astype(np.uint32))),
+            float(np.mean(other[full:] == self.lead_signature.astype(np.uint32))),
+        )
 
     def band_keys(self) -> list[int]:
         """The LSH keys: band number in the high bits, a hash of the band's values in the low 32."""
@@ -105,72 +123,47 @@ def story_text(item: Item) -> str:
 def fingerprint(text: str, *, signatures: bool = True) -> Fingerprint:
     """Shingles and (with `signatures`) MinHash signatures of a text and of its lead."""
     cased = NormText(text).cased
-    words = _words(cased.casefold())
+    words = _words(cased)
     hasher = _hasher()
     hashes = hasher.shingles(hasher.tokens(words))
-    lead_text = _lead(cased)
-    if len(lead_text) >= len(cased) - 2:  # the whole text is its lead
-        lead_hashes = hashes
-    else:
-        lead_hashes = hasher.shingles(hasher.tokens(_words(lead_text.casefold())))
-    fp = Fingerprint(cased, hashes, lead_hashes, len(words))
+    fp = Fingerprint(cased, hashes, hashes[: LEAD_WORDS - SHINGLE + 1], len(words))
     if signatures and fp.usable:
         fp.signature = hasher.signature(fp.hashes, BANDS * ROWS)
         fp.lead_signature = hasher.signature(fp.lead_hashes, LEAD_BANDS * ROWS)
     return fp
 
 
-def _sentences(cased: str) -> list[str]:
-    starts = sentence_starts(cased)
-    out = (cased[a:b].strip() for a, b in zip(starts, [*starts[1:], len(cased)], strict=True))
-    return [s for s in out if s]
-
-
-def _lead(cased: str) -> str:
-    """The first LEAD_SENTENCES sentences of at least MIN_SENTENCE_WORDS words (and any shorter between)."""
-    for scanned in (cased[:LEAD_SCAN], cased) if len(cased) > LEAD_SCAN else (cased,):
-        sentences = _sentences(scanned)
-        lead: list[str] = []
-        substantial = 0
-        for sentence in sentences:
-            if sentence.count(" ") + 1 >= MIN_SENTENCE_WORDS:  # words, near enough
-                substantial += 1
-            if substantial:
-                lead.append(sentence)
-            if substantial == LEAD_SENTENCES:
-                return " ".join(lead)
-        if len(scanned) == len(cased):
-            return " ".join(lead)
-    return ""
-
-
-_ASCII_WORDS = bytes(c if chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(256))
+# ASCII bytes to themselves in lower case, or a space for what is no word character.
+_ASCII_WORDS = bytes(ord(chr(c).lower()) if chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(256))
 
 
 def _words(text: str) -> list[bytes]:
-    """The words of a text, as UTF-8; in scripts written without spaces, each character."""
+    """The words of a text, case-folded, as UTF-8; in scripts written without spaces, each character."""
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_WORDS).split()
-    return [w.encode("utf-8", "surrogatepass") for w in _TOKEN.findall(text)]
+    return [w.encode("utf-8", "surrogatepass") for w in _TOKEN.findall(text.casefold())]
 
 
 def related(new: Fingerprint, old: Fingerprint) -> str | None:
     """How two texts are one story: "copy", "excerpt" (either way), or None."""
-    if not (new.usable and old.usable) or _templated(new, old):
+    if not (new.usable and old.usable):
         return None
     shared = len(new.shingles & old.shingles)
     if not shared:
         return None
+    kind = None
     if shared / len(new.shingles | old.shingles) >= COPY_JACCARD:
-        return "copy"
-    short, long = (new, old) if len(new.shingles) <= len(old.shingles) else (old, new)
-    if (
-        _lead_sentences(short) >= LEAD_SENTENCES
-        and shared / len(short.shingles) >= EXCERPT_CONTAINMENT
-        and _jaccard(short.lead, long.lead) >= LEAD_JACCARD
-    ):
-        return "excerpt"
-    return None
+        kind = "copy"
+    else:
+        short, long = (new, old) if len(new.shingles) <= len(old.shingles) else (old, new)
+        if (
+            shared / len(short.shingles) >= EXCERPT_CONTAINMENT
+            and _jaccard(short.lead, long.lead) >= LEAD_JACCARD
+            and _lead_sentences(short) >= LEAD_SENTENCES
+        ):
+            kind = "excerpt"
+    # The sentence-level look, only for a pair that would otherwise be one story.
+    return None if kind is None or _templated(new, old) else kind
 
 
 def _templated(a: Fingerprint, b: Fingerprint) -> bool:

@@ -130,6 +130,7 @@ class EntityNode(LeafNode):
             return bool(self.occurrences(doc))
         return any(alias.holds(doc) for alias in self._present(doc))
 
+
 class RegexNode(LeafNode):
     __slots__ = ("regex", "literal", "label")
 

@@ -142,13 +142,15 @@ def m005_stories(db: sqlite_utils.Database) -> None:
             size INTEGER NOT NULL DEFAULT 1
         )""",
         "CREATE INDEX stories_last_seen ON stories (last_seen)",
-        # The LSH index of the window: an item's time (published, else when stored) and when it was indexed
-        # (for pruning), and its band keys, one b-tree keyed by (band key, slot), the slot being the item id
+        # The LSH index of the window: an item's time (published, else when stored), when it was indexed
+        # (for pruning) and its MinHash signatures (a first estimate before texts are compared), and its band
+        # keys, one b-tree keyed by (band key, slot), the slot being the item id
         # * 64 + the band number.
         """CREATE TABLE story_index (
             item_id INTEGER PRIMARY KEY,
             at REAL NOT NULL,
-            indexed_at REAL NOT NULL
+            indexed_at REAL NOT NULL,
+            signature BLOB NOT NULL
         )""",
         "CREATE TABLE story_bands (key INTEGER NOT NULL, slot INTEGER NOT NULL, PRIMARY KEY (key, slot)) WITHOUT ROWID",
         # Later copies of a story that matched a rule the story had already alerted: recorded, not sent.

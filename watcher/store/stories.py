@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 from watcher.config.model import Stories
 from watcher.items.model import Item
-from watcher.items.stories import Fingerprint, fingerprint, related, story_text
+from watcher.items.stories import (
+    ESTIMATE_FLOOR,
+    LEAD_ESTIMATE_FLOOR,
+    Fingerprint,
+    fingerprint,
+    related,
+    story_text,
+)
 
 ROWS_PER_ITEM = 64  # story_bands slot = item id * ROWS_PER_ITEM + band number
 CANDIDATES = 8  # stored items sharing the most band keys, judged on their texts, best first
@@ -38,9 +45,9 @@ class StoryBatch:
     conn: sqlite3.Connection
     settings: Stories
     _keys: dict[int, int] = field(default_factory=dict)  # band key -> the last item of this batch with it
-    _at: dict[int, float] = field(default_factory=dict)  # item id -> its time, this batch
+    _at: dict[int, tuple[float, bytes]] = field(default_factory=dict)  # item id -> time, signatures (batch)
     _rows: list[tuple[int, int]] = field(default_factory=list)
-    _indexed: list[tuple[int, float, float]] = field(default_factory=list)
+    _indexed: list[tuple[int, float, float, bytes]] = field(default_factory=list)
 
     def place(self, item_id: int, item: Item, now: str) -> Placed:
         """Put a newly stored item in a story: the story of the first candidate whose text agrees."""
@@ -55,7 +62,7 @@ class StoryBatch:
         else:
             self._add_to(story_id, item_id, now)
             placed = Placed(story_id, True)
-        self._index(item_id, at, keys)
+        self._index(item_id, at, keys, fp.packed())
         return placed
 
     def join(self, item_id: int, copy_of: int, item: Item, now: str) -> Placed:
@@ -70,7 +77,8 @@ class StoryBatch:
         """Write the batch's index rows (inside its transaction)."""
         if self._indexed:
             self.conn.executemany(
-                "INSERT OR REPLACE INTO story_index (item_id, at, indexed_at) VALUES (?, ?, ?)", self._indexed
+                "INSERT OR REPLACE INTO story_index (item_id, at, indexed_at, signature) VALUES (?, ?, ?, ?)",
+                self._indexed,
             )
             self.conn.executemany("INSERT OR REPLACE INTO story_bands (key, slot) VALUES (?, ?)", self._rows)
         self._keys.clear()
@@ -95,15 +103,25 @@ class StoryBatch:
         ranked = sorted(hits, key=lambda item_id: (-hits[item_id], item_id))[:CANDIDATES]
         window = self.settings.window
         for item_id in ranked:
+            indexed = self._at.get(item_id)
+            if indexed is None:
+                row = self.conn.execute(
+                    "SELECT at, signature FROM story_index WHERE item_id = ?", (item_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                indexed = (float(row[0]), bytes(row[1]))
+            when, packed = indexed
+            if abs(at - when) > window:
+                continue
+            # A first look at the signatures: most candidates of a busy topic stop here, before any text.
+            full, lead = fp.estimate(packed)
+            if full < ESTIMATE_FLOOR and lead < LEAD_ESTIMATE_FLOOR:
+                continue
             found = self.conn.execute(
-                "SELECT items.story_id, items.content, items.summary, story_index.at FROM items "
-                "LEFT JOIN story_index ON story_index.item_id = items.id WHERE items.id = ?",
-                (item_id,),
+                "SELECT story_id, content, summary FROM items WHERE id = ?", (item_id,)
             ).fetchone()
             if found is None or found[0] is None:
-                continue
-            when = self._at.get(item_id, found[3])
-            if when is None or abs(at - float(when)) > window:
                 continue
             content, summary = found[1], found[2]
             if related(fp, fingerprint(content if len(content) >= len(summary) else summary, signatures=False)):
@@ -125,9 +143,9 @@ class StoryBatch:
             "UPDATE stories SET size = size + 1, last_seen = max(last_seen, ?) WHERE id = ?", (now, story_id)
         )
 
-    def _index(self, item_id: int, at: float, keys: list[int]) -> None:
-        self._at[item_id] = at
-        self._indexed.append((item_id, at, time.time()))
+    def _index(self, item_id: int, at: float, keys: list[int], packed: bytes) -> None:
+        self._at[item_id] = (at, packed)
+        self._indexed.append((item_id, at, time.time(), packed))
         base = item_id * ROWS_PER_ITEM
         self._rows.extend(zip(keys, range(base, base + len(keys)), strict=True))
         self._keys.update(dict.fromkeys(keys, item_id))
