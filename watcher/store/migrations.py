@@ -152,7 +152,14 @@ def m005_stories(db: sqlite_utils.Database) -> None:
             indexed_at REAL NOT NULL,
             signature BLOB NOT NULL
         )""",
-        "CREATE TABLE story_bands (key INTEGER NOT NULL, slot INTEGER NOT NULL, PRIMARY KEY (key, slot)) WITHOUT ROWID",
+        # Two tables, as a log-structured index: new rows go to the small one, whose pages stay few and warm
+        # (random keys written into a large b-tree dirty most of its pages at every commit); it is merged into
+        # the large one, in key order, every few thousand items.
+        *(
+            f"CREATE TABLE {table} (key INTEGER NOT NULL, slot INTEGER NOT NULL, PRIMARY KEY (key, slot)) WITHOUT ROWID"
+            for table in ("story_bands", "story_bands_new")
+        ),
+        "CREATE TABLE story_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         # Later copies of a story that matched a rule the story had already alerted: recorded, not sent.
         """CREATE TABLE alert_copies (
             alert_id INTEGER NOT NULL REFERENCES alerts(id),

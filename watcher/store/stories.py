@@ -28,6 +28,8 @@ ROWS_PER_ITEM = 64  # story_bands slot = item id * ROWS_PER_ITEM + band number
 CANDIDATES = 8  # stored items sharing the most band keys, judged on their texts, best first
 # Pruning scans the band table, so it waits until the oldest entry is this much of a window past due.
 PRUNE_SLACK = 0.1
+# Items whose band rows wait in story_bands_new before they are merged into story_bands.
+MERGE_EVERY = 5000
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,24 @@ class StoryBatch:
         return Placed(int(row[0]), True)
 
     def flush(self) -> None:
-        """Write the batch's index rows (inside its transaction)."""
+        """Write the batch's index rows (inside its transaction); merge the new rows every MERGE_EVERY items."""
         if self._indexed:
-            self.conn.executemany(
+            conn = self.conn
+            conn.executemany(
                 "INSERT OR REPLACE INTO story_index (item_id, at, indexed_at, signature) VALUES (?, ?, ?, ?)",
                 self._indexed,
             )
-            self.conn.executemany("INSERT OR REPLACE INTO story_bands (key, slot) VALUES (?, ?)", self._rows)
+            conn.executemany("INSERT OR REPLACE INTO story_bands_new (key, slot) VALUES (?, ?)", self._rows)
+            conn.execute(
+                "INSERT INTO story_state (name, value) VALUES ('new_items', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                (len(self._indexed),),
+            )
+            waiting = conn.execute("SELECT value FROM story_state WHERE name = 'new_items'").fetchone()[0]
+            if waiting >= MERGE_EVERY:
+                conn.execute("INSERT OR REPLACE INTO story_bands SELECT key, slot FROM story_bands_new ORDER BY key")
+                conn.execute("DELETE FROM story_bands_new")
+                conn.execute("UPDATE story_state SET value = 0 WHERE name = 'new_items'")
         self._keys.clear()
         self._at.clear()
         self._rows.clear()
@@ -91,9 +104,9 @@ class StoryBatch:
         hits: Counter[int] = Counter(
             dict(
                 self.conn.execute(
-                    f"SELECT slot / ? AS item_id, count(*) FROM story_bands WHERE key IN ({marks}) "  # noqa: S608
-                    "GROUP BY item_id",
-                    (ROWS_PER_ITEM, *keys),
+                    f"SELECT slot / ? AS item_id, count(*) FROM (SELECT slot FROM story_bands WHERE key IN ({marks}) "  # noqa: S608
+                    f"UNION ALL SELECT slot FROM story_bands_new WHERE key IN ({marks})) GROUP BY item_id",
+                    (ROWS_PER_ITEM, *keys, *keys),
                 ).fetchall()
             )
         )
@@ -166,5 +179,6 @@ def prune(conn: sqlite3.Connection, window: float) -> int:
     else:
         bound = int(conn.execute("SELECT max(item_id) FROM story_index").fetchone()[0]) + 1
     gone = conn.execute("DELETE FROM story_index WHERE item_id < ?", (bound,)).rowcount
-    conn.execute("DELETE FROM story_bands WHERE slot < ?", (bound * ROWS_PER_ITEM,))
+    for table in ("story_bands", "story_bands_new"):
+        conn.execute(f"DELETE FROM {table} WHERE slot < ?", (bound * ROWS_PER_ITEM,))  # noqa: S608
     return int(gone)
