@@ -140,9 +140,16 @@ def medium_edit(rng: random.Random, paragraphs: list[list[str]]) -> str:
 
 
 def excerpt(rng: random.Random, paragraphs: list[list[str]]) -> str:
-    """A summary-only feed's text: the first three to five sentences."""
-    sentences = [s for p in paragraphs for s in p]
-    return " ".join(sentences[: rng.randint(3, 5)])
+    """A summary-only feed's text: the first three to five sentences, the last sometimes cut off with an
+    ellipsis, sometimes followed by "Read more"."""
+    sentences = [s for p in paragraphs for s in p][: rng.randint(3, 5)]
+    ending = rng.randrange(3)
+    if ending == 1:
+        words = sentences[-1].split()
+        sentences[-1] = " ".join(words[: len(words) // 2]) + "\u2026"
+    elif ending == 2:
+        sentences.append("Read more")
+    return " ".join(sentences)
 
 
 def newsletter(rng: random.Random) -> str:

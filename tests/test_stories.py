@@ -286,3 +286,33 @@ def test_newsletter_issues_from_one_source_stay_apart(tmp_path: Path) -> None:
     outcomes = store.ingest(issues, engine.match, alert_state=PENDING, stories=Stories())
     assert len({o.story_id for o in outcomes}) == 6
     store.close()
+
+
+def test_poll_once_two_feeds_carrying_one_story_alert_once(tmp_path: Path) -> None:
+    """The same story from a wire feed and an outlet's summary-only feed, through `poll --once`."""
+    from xml.sax.saxutils import escape
+
+    from tests.feedserver import feed_server
+    from tests.test_poll import poll, setup
+
+    rng = random.Random(8)
+    base = article(rng)
+    wire, outlet = text(base), excerpt(rng, base) + " artillery shells"
+
+    def rss(guid: str, body: str) -> bytes:
+        item = f"<item><guid>{guid}</guid><title>{guid}</title><description>{escape(body)}</description></item>"
+        return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{item}</channel></rss>'.encode()
+
+    with feed_server() as srv, receiver() as hook:
+        urls = [
+            ("wire", srv.static("/wire", rss("w1", wire + " artillery shells"))),
+            ("outlet", srv.static("/o", rss("o1", outlet))),
+        ]
+        cfg = setup(tmp_path, urls, notify=f"notify:\n  - url: {hook.url}\n")
+        write(cfg, cfg.read_text().replace("interval: 60}", "interval: 60, alert_existing: true}"))
+        results = poll(cfg)
+        assert all(r.ok for r in results.values())
+        assert len(hook.messages()) == 1
+    conn = sqlite3.connect(tmp_path / "w.db")
+    assert conn.execute("SELECT count(DISTINCT story_id), count(*) FROM items").fetchone() == (1, 2)
+    assert conn.execute("SELECT count(*) FROM alert_copies").fetchone() == (1,)

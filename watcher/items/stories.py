@@ -52,6 +52,7 @@ LEAD_JACCARD = 0.5
 # is at both ends) and unlike the other's rest.
 TEMPLATE_REST = 0.15
 TEMPLATE_REST_BOTH_ENDS = 0.5
+TEMPLATE_REST_EXCERPT = 0.5
 TEMPLATE_REST_JACCARD = 0.4
 TEMPLATE_MIDDLE_SHARED = 0.3
 
@@ -162,11 +163,14 @@ def related(new: Fingerprint, old: Fingerprint) -> str | None:
             and _lead_sentences(short) >= LEAD_SENTENCES
         ):
             kind = "excerpt"
-    # The sentence-level look, only for a pair that would otherwise be one story.
-    return None if kind is None or _templated(new, old) else kind
+    # The sentence-level look, only for a pair that would otherwise be one story. An excerpt shares its
+    # beginning with its article by nature: only a text whose own part is most of it is a template's.
+    if kind is None or _templated(new, old, TEMPLATE_REST if kind == "copy" else TEMPLATE_REST_EXCERPT):
+        return None
+    return kind
 
 
-def _templated(a: Fingerprint, b: Fingerprint) -> bool:
+def _templated(a: Fingerprint, b: Fingerprint, least: float) -> bool:
     """Whether two texts share a block of sentences at their start and/or end while what each has besides
     is a real part of it and unlike the other's: a template (footer, header), not a copy."""
     common = set(a.sentences) & set(b.sentences)
@@ -183,7 +187,7 @@ def _templated(a: Fingerprint, b: Fingerprint) -> bool:
             return False
     # A block shared at both ends, around a changed middle, is what an edited copy looks like too; only a
     # template that leaves most of each text its own is taken for one there.
-    share = TEMPLATE_REST_BOTH_ENDS if both_ends_a and both_ends_b else TEMPLATE_REST
+    share = TEMPLATE_REST_BOTH_ENDS if both_ends_a and both_ends_b else least
     rest_a = [s for s in rest_a if s not in common]
     rest_b = [s for s in rest_b if s not in common]
     tokens_a, tokens_b = _tokens(rest_a), _tokens(rest_b)
