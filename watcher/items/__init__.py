@@ -3,5 +3,5 @@ sentences begin and end in each script (scripts, sentences), identity, the conte
 (dedup), and the fingerprints that tell whether two texts are one story (stories).
 
 The lowest stage of the flow but configuration: every other stage imports it; it imports only the standard
-library, its own libraries (datasketch for MinHash), `watcher.config` and `watcher.errors`.
+library, its own libraries (numpy for MinHash), `watcher.config` and `watcher.errors`.
 """
