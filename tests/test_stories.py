@@ -316,3 +316,15 @@ def test_poll_once_two_feeds_carrying_one_story_alert_once(tmp_path: Path) -> No
     conn = sqlite3.connect(tmp_path / "w.db")
     assert conn.execute("SELECT count(DISTINCT story_id), count(*) FROM items").fetchone() == (1, 2)
     assert conn.execute("SELECT count(*) FROM alert_copies").fetchone() == (1,)
+
+
+def test_a_huge_text_is_fingerprinted_from_its_start() -> None:
+    """A feed item of a million characters is compared on its first 5,000 words: its article at the start
+    is still found (as an excerpt of it)."""
+    rng = random.Random(9)
+    base = article(rng)
+    huge = text(base) + " " + " ".join(f"filler{i}" for i in range(150_000))
+    fp = fingerprint(huge)
+    assert fp.words == 5000
+    assert len(fp.hashes) == 5000 - 2
+    assert related(fingerprint(light_edit(rng, base)), fp) == "excerpt"

@@ -48,6 +48,14 @@ config_option = click.option(
     type=click.Path(path_type=Path),
     help="watcher.yaml to use (default: $WATCHER_CONFIG, then ./watcher.yaml, then built-in defaults).",
 )
+rules_option = click.option(
+    "--rules",
+    "rules_dir",
+    default="rules",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Rules directory or file.",
+)
 
 
 @main.group("config")

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import BackfillOptions, backfill, open_store, summary
-from watcher.cli import _config, _count, config_option, main, say
+from watcher.cli import _config, _count, config_option, main, rules_option, say
 from watcher.errors import WatcherError
 from watcher.pipeline import Stats
 from watcher.rules.engine import Engine
@@ -24,14 +24,7 @@ from watcher.store.search import item_detail, list_stories, search_items, story_
 
 
 @main.command()
-@click.option(
-    "--rules",
-    "rules_dir",
-    default="rules",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Rules directory or file.",
-)
+@rules_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per (item, rule) hit.")
 @click.option("--explain", is_flag=True, help="Show, for each rule, which conditions held and which did not.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))

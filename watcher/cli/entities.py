@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from watcher.cli import main, say
+from watcher.cli import main, rules_option, say
 from watcher.rules.entities import describe_entity, list_entities
 from watcher.rules.load import load_rules
 from watcher.rules.model import RuleSet
@@ -26,15 +26,6 @@ _LANGUAGE_NAMES = {
     "es": "Spanish",
     "ar": "Arabic",
 }
-
-rules_option = click.option(
-    "--rules",
-    "rules_dir",
-    default="rules",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Rules directory or file whose entities to include.",
-)
 
 
 @main.group()

@@ -40,6 +40,10 @@ PERMUTATIONS = BANDS * ROWS
 LEAD_BANDS = 6  # over the lead, from its signature's first LEAD_BANDS * ROWS values
 LEAD_SENTENCES = 3  # an excerpt has at least these many sentences
 LEAD_WORDS = 50  # the lead: where an excerpt and its article agree, about their first three sentences
+# What of a text is compared: the first MAX_WORDS words (an article rarely has more; a signature over more
+# would take a temporary array of MAX_WORDS x 64 values per item).
+MAX_WORDS = 5000
+MAX_CHARACTERS = 100_000
 MIN_WORDS = 20  # fewer words than this: too little to tell a copy from a coincidence; no story search
 MIN_SENTENCE_WORDS = 5  # shorter "sentences" (datelines, bylines) do not count toward an excerpt's three
 COPY_JACCARD = 0.45
@@ -123,8 +127,8 @@ def story_text(item: Item) -> str:
 
 def fingerprint(text: str, *, signatures: bool = True) -> Fingerprint:
     """Shingles and (with `signatures`) MinHash signatures of a text and of its lead."""
-    cased = NormText(text).cased
-    words = _words(cased)
+    cased = NormText(text[:MAX_CHARACTERS]).cased
+    words = _words(cased)[:MAX_WORDS]
     hasher = _hasher()
     hashes = hasher.shingles(hasher.tokens(words))
     fp = Fingerprint(cased, hashes, hashes[: LEAD_WORDS - SHINGLE + 1], len(words))
