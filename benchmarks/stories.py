@@ -95,7 +95,8 @@ def main() -> None:
         f"store, no rules: {rates['off']:.0f} items/s with stories off, {rates['on']:.0f} on "
         f"({rates['on'] / rates['off']:.2f}x)"
     )
-    if failed:
+    # Five pairs of a kind (smoke mode) say nothing of a rate: only a real run is held to the targets.
+    if failed and not args.smoke:
         raise SystemExit(f"targets missed: {', '.join(failed)}")
 
 
