@@ -8,7 +8,7 @@ each candidate is then judged on the two texts themselves:
 - a near copy: the shingles' Jaccard similarity is at least COPY_JACCARD (another headline, a dateline or
   byline, a sentence or paragraph trimmed, added or reworded, paragraphs reordered);
 - an excerpt: one text, of at least three sentences, is nearly all contained in the other and begins as it
-  does (summary-only feeds). Band keys of their own come from the first fifty words, the "lead";
+  does (summary-only feeds). Band keys of their own come from the first thirty words, the "lead";
 - but never two texts whose shared sentences form a block at their start or end (a footer, a disclaimer, a
   byline block) while the rest of each differs: a newsletter's issues with the same long footer.
 
@@ -39,7 +39,7 @@ BANDS, ROWS = 16, 4  # over the whole text
 PERMUTATIONS = BANDS * ROWS
 LEAD_BANDS = 6  # over the lead, from its signature's first LEAD_BANDS * ROWS values
 LEAD_SENTENCES = 3  # an excerpt has at least these many sentences
-LEAD_WORDS = 50  # the lead: where an excerpt and its article agree, about their first three sentences
+LEAD_WORDS = 30  # the lead: where an excerpt and its article agree (an excerpt has three sentences or more)
 # What of a text is compared: the first MAX_WORDS words (an article rarely has more; a signature over more
 # would take a temporary array of MAX_WORDS x 64 values per item).
 MAX_WORDS = 5000
