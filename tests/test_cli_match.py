@@ -125,3 +125,24 @@ def test_rules_check_fails_on_problems_and_wrong_examples(tmp_path: Path) -> Non
     assert "example expected to match, but it did not: 'no weapons here'" in out
     assert "example expected not to match, but it did: 'arms here'" in out
     assert "z.yaml" in out and "YAML syntax error" in out
+
+
+def test_rules_check_and_match_read_the_rules_path_from_the_configuration(tmp_path: Path, monkeypatch) -> None:
+    """On a systemd host the rules live where watcher.yaml says, not in ./rules."""
+    project = tmp_path / "etc"
+    write(project / "watcher.yaml", "rules: /nowhere-else\n")
+    write(project / "conf-rules" / "r.yaml", RULES)
+    write(project / "watcher.yaml", "rules: conf-rules\n")
+    write(tmp_path / "doc.txt", "Pyongyang arms\n\nPyongyang sells arms.\n")
+    monkeypatch.chdir(tmp_path)  # no ./rules here
+    monkeypatch.setenv("WATCHER_CONFIG", str(project / "watcher.yaml"))
+    code, out = run("rules", "check")
+    assert code == 0, out
+    assert out.startswith("1 rules, 1 entities in 1 files")
+    code, out = run("match", str(tmp_path / "doc.txt"))
+    assert code == 0 and "nk-arms" in out
+    monkeypatch.delenv("WATCHER_CONFIG")
+    code, out = run("rules", "check", "--config", str(project / "watcher.yaml"))
+    assert code == 0, out
+    code, out = run("entities", "list", "--config", str(project / "watcher.yaml"), "--json")
+    assert '"name": "nk"' in out

@@ -51,11 +51,15 @@ config_option = click.option(
 rules_option = click.option(
     "--rules",
     "rules_dir",
-    default="rules",
-    show_default=True,
     type=click.Path(path_type=Path),
-    help="Rules directory or file.",
+    help="Rules directory or file (default: the configuration's `rules`, ./rules without one).",
 )
+
+
+def rules_path(rules_dir: Path | None, config_path: Path | None) -> Path:
+    """The rules a command reads: as given, else the configuration's (--config, $WATCHER_CONFIG,
+    ./watcher.yaml), else ./rules."""
+    return rules_dir if rules_dir is not None else _config(config_path).rules
 
 
 @main.group("config")

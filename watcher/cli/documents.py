@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import BackfillOptions, backfill, open_store, summary
-from watcher.cli import _config, _count, config_option, main, rules_option, say
+from watcher.cli import _config, _count, config_option, main, rules_option, rules_path, say
 from watcher.errors import WatcherError
 from watcher.pipeline import Stats
 from watcher.rules.engine import Engine
@@ -25,15 +25,19 @@ from watcher.store.search import item_detail, list_stories, search_items, story_
 
 @main.command()
 @rules_option
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per (item, rule) hit.")
 @click.option("--explain", is_flag=True, help="Show, for each rule, which conditions held and which did not.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def match(rules_dir: Path, as_json: bool, explain: bool, paths: tuple[Path, ...]) -> None:
+def match(
+    rules_dir: Path | None, config_path: Path | None, as_json: bool, explain: bool, paths: tuple[Path, ...]
+) -> None:
     """Match documents against the rules, touching no database.
 
     PATHS are files or directories, read like backfill reads them; a saved feed gives one item per entry.
     Exits 0 whether or not anything matched, 2 when the rules are invalid.
     """
+    rules_dir = rules_path(rules_dir, config_path)
     ruleset = load_rules(rules_dir)
     if ruleset.problems:
         for problem in ruleset.problems:
@@ -197,10 +201,12 @@ def rules() -> None:
 
 
 @rules.command("check")
-@click.argument("rules_dir", default="rules", type=click.Path(path_type=Path))
-def rules_check(rules_dir: Path) -> None:
-    """Validate the rules and run every rule's examples; exit 1 on any problem."""
-    ruleset = load_rules(rules_dir)
+@config_option
+@click.argument("rules_dir", required=False, type=click.Path(path_type=Path))
+def rules_check(config_path: Path | None, rules_dir: Path | None) -> None:
+    """Validate the rules (RULES_DIR, else the configuration's) and run every rule's examples; exit 1 on any
+    problem."""
+    ruleset = load_rules(rules_path(rules_dir, config_path))
     for problem in ruleset.problems:
         say(str(problem))
     for rejected in ruleset.rejected_files:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from watcher.cli import main, rules_option, say
+from watcher.cli import config_option, main, rules_option, rules_path, say
 from watcher.rules.entities import describe_entity, list_entities
 from watcher.rules.load import load_rules
 from watcher.rules.model import RuleSet
@@ -35,10 +35,11 @@ def entities() -> None:
 
 @entities.command("list")
 @rules_option
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per entity.")
-def entities_list(rules_dir: Path, as_json: bool) -> None:
+def entities_list(rules_dir: Path | None, config_path: Path | None, as_json: bool) -> None:
     """Every built-in entity, then the entities the rule files define."""
-    for entry in list_entities(_ruleset(rules_dir)):
+    for entry in list_entities(_ruleset(rules_path(rules_dir, config_path))):
         if as_json:
             say(json.dumps(entry, ensure_ascii=False))
             continue
@@ -49,12 +50,13 @@ def entities_list(rules_dir: Path, as_json: bool) -> None:
 
 @entities.command("show")
 @rules_option
+@config_option
 @click.option("--forms", is_flag=True, help="Also list the generated Russian and Ukrainian case forms.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.argument("name")
-def entities_show(rules_dir: Path, forms: bool, as_json: bool, name: str) -> None:
+def entities_show(rules_dir: Path | None, config_path: Path | None, forms: bool, as_json: bool, name: str) -> None:
     """One entity's aliases, by language for a built-in one (country:KP)."""
-    info = describe_entity(name, _ruleset(rules_dir))
+    info = describe_entity(name, _ruleset(rules_path(rules_dir, config_path)))
     if as_json:
         say(json.dumps(info, ensure_ascii=False))
         return
