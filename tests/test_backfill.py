@@ -194,3 +194,28 @@ def test_interrupted_backfill_rerun_loses_and_duplicates_nothing(tmp_path: Path,
     assert db_rows(tmp_path / "crash.db", query) == db_rows(tmp_path / "clean.db", query)
     assert db_rows(tmp_path / "crash.db", "SELECT count(*), count(DISTINCT path) FROM items") == [(n, n)]
     assert db_rows(tmp_path / "crash.db", "PRAGMA integrity_check") == [("ok",)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["alerts", "list"],
+        ["items", "search", "shells"],
+        ["items", "show", "1"],
+        ["stories", "list"],
+        ["feeds", "list"],
+        ["feeds", "export"],
+    ],
+)
+def test_read_only_commands_never_create_a_database(tmp_path: Path, monkeypatch, command: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WATCHER_CONFIG", raising=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "watcher", *command], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: no database at {tmp_path / 'watcher.db'}: run backfill or poll first, or pass --config"
+    ]
+    assert list(tmp_path.iterdir()) == []

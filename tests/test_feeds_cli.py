@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from tests.conftest import write
 from watcher.cli import main
+from watcher.store.sqlite import Store
 
 OPML = """<?xml version="1.0"?>
 <!DOCTYPE opml [<!ENTITY x "xxxxxxxxxx">]>
@@ -78,6 +79,7 @@ def test_opml_import_and_export(tmp_path: Path) -> None:
 
 def test_status_reads_the_database_alone(tmp_path: Path) -> None:
     cfg = config(tmp_path)
+    Store.open(tmp_path / "w.db").close()  # read-only commands never create the database
     cli("feeds", "list", "--config", cfg)
     code, out = cli("status", "--config", cfg)
     assert code == 0

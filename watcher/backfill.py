@@ -15,7 +15,7 @@ from pathlib import Path
 from watcher.config import Config
 from watcher.delivery.deliver import DeliveryStats, Dispatcher, enqueue_alerts
 from watcher.delivery.outbox import Outbox
-from watcher.errors import RuleError
+from watcher.errors import NoDatabase, RuleError
 from watcher.items.model import Item
 from watcher.pipeline import Pipeline, Stats
 from watcher.rules.engine import Engine
@@ -43,6 +43,13 @@ def load_engine(config: Config) -> Engine:
 
 def open_store(config: Config, *, dry_run: bool = False) -> Store:
     return Store.open_copy(config.database) if dry_run else Store.open(config.database)
+
+
+def open_existing_store(config: Config) -> Store:
+    """The database, for a command that only reads it: never created where there is none."""
+    if not config.database.exists():
+        raise NoDatabase(f"no database at {config.database}: run backfill or poll first, or pass --config")
+    return Store.open(config.database)
 
 
 @dataclass

@@ -5,6 +5,7 @@ WatcherError            every error meant for a user; str() is the one-line mess
  +- RuleError           rule files are invalid (carries every problem found)
  +- ReadError           a document could not be read
  +- StoreError          the database is unusable (corrupt, foreign, locked)
+ |   +- NoDatabase       a command that reads the database found none (exit 2: a wrong path, not a failure)
  +- FetchError          a feed could not be fetched; .retryable says whether to try again
  +- NotifyError         a notification could not be sent; .retryable likewise
 """
@@ -32,6 +33,9 @@ class Problem:
 class WatcherError(Exception):
     """Root of every error watcher reports to a user."""
 
+    # The CLI's exit status for it: 1 for a failure, 2 for a usage mistake (a path or an id that is not there).
+    exit_code = 1
+
 
 class ProblemsError(WatcherError):
     """An error made of several located problems, all reported at once."""
@@ -55,6 +59,12 @@ class ReadError(WatcherError):
 
 class StoreError(WatcherError):
     """The database cannot be used."""
+
+
+class NoDatabase(StoreError):
+    """A command that only reads the database found none where the configuration says."""
+
+    exit_code = 2
 
 
 class FetchError(WatcherError):

@@ -105,7 +105,7 @@ def run() -> None:
         sys.exit(2)
     except WatcherError as e:
         say(f"error: {e}", err=True)
-        sys.exit(1)
+        sys.exit(e.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from watcher.backfill import open_store
+from watcher.backfill import open_existing_store
 from watcher.cli import _config, config_option, main, say
 from watcher.daemon.logs import setup_logging
 from watcher.daemon.runner import run_daemon
@@ -41,7 +41,7 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status_command(config_path: Path | None, as_json: bool) -> None:
     """Feeds' health, outbox depth and the last errors, from the database (no daemon needed)."""
-    with open_store(_config(config_path)) as store:
+    with open_existing_store(_config(config_path)) as store:
         status = read_status(store)
     if as_json:
         data = asdict(status)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from watcher.backfill import open_store
+from watcher.backfill import open_existing_store, open_store
 from watcher.cli import _config, config_option, main, say
 from watcher.config import Config
 from watcher.delivery.deliver import Dispatcher, send_test_messages, utcnow
@@ -33,7 +33,7 @@ def alerts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with per-target deliveries.")
 def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
     """Recorded alerts, newest first, with their delivery to each target."""
-    with open_store(_config(config_path)) as store:
+    with open_existing_store(_config(config_path)) as store:
         rows = list_alerts(store, state, limit)
         ids = [r["id"] for r in rows]
         sent = deliveries(store, ids)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from watcher.backfill import BackfillOptions, backfill, open_store, summary
+from watcher.backfill import BackfillOptions, backfill, open_existing_store, summary
 from watcher.cli import _config, _count, config_option, main, rules_option, rules_path, say
 from watcher.errors import WatcherError
 from watcher.pipeline import Stats
@@ -114,7 +114,7 @@ def items() -> None:
 @click.argument("query", nargs=-1, required=True)
 def items_search(config_path: Path | None, limit: int, as_json: bool, query: tuple[str, ...]) -> None:
     """Full-text search over stored items: every word must occur; "quote" a phrase."""
-    with open_store(_config(config_path)) as store:
+    with open_existing_store(_config(config_path)) as store:
         for row in search_items(store, " ".join(query), limit):
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
@@ -129,7 +129,7 @@ def items_search(config_path: Path | None, limit: int, as_json: bool, query: tup
 @click.argument("item_id", type=int)
 def items_show(config_path: Path | None, as_json: bool, item_id: int) -> None:
     """One stored item: its fields, its story and that story's other items, its alerts."""
-    with open_store(_config(config_path)) as store:
+    with open_existing_store(_config(config_path)) as store:
         item = item_detail(store, item_id)
     if item is None:
         raise WatcherError(f"no item {item_id} in the database")
@@ -171,7 +171,7 @@ def stories() -> None:
 def stories_list(config_path: Path | None, since: str | None, limit: int, min_size: int, as_json: bool) -> None:
     """Stories, most recently seen first: size, sources, first and last seen."""
     since_iso = _iso(since) if since else None
-    with open_store(_config(config_path)) as store:
+    with open_existing_store(_config(config_path)) as store:
         rows = list_stories(store, since_iso, limit, min_size)
         for row in rows:
             if as_json:

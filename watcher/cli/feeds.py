@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from watcher.backfill import load_engine, open_store
+from watcher.backfill import load_engine, open_existing_store, open_store
 from watcher.cli import _config, config_option, main, say
 from watcher.config.durations import parse_duration
 from watcher.poll import poll_once
@@ -59,7 +59,7 @@ def feeds() -> None:
 def feeds_list(config_path: Path | None, as_json: bool) -> None:
     """Every feed and seed directory with its health."""
     config = _config(config_path)
-    with open_store(config) as store:
+    with open_existing_store(config) as store:
         sync(store, config)
         for state in all_feeds(store):
             if as_json:
@@ -113,7 +113,7 @@ def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
 def feeds_export(config_path: Path | None) -> None:
     """Print every feed as OPML."""
     config = _config(config_path)
-    with open_store(config) as store:
+    with open_existing_store(config) as store:
         sync(store, config)
         click.echo(write_opml((s.name, s.fetch_url) for s in all_feeds(store, kind="feed")), nl=False)
 
