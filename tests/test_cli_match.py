@@ -146,3 +146,29 @@ def test_rules_check_and_match_read_the_rules_path_from_the_configuration(tmp_pa
     assert code == 0, out
     code, out = run("entities", "list", "--config", str(project / "watcher.yaml"), "--json")
     assert '"name": "nk"' in out
+
+
+def test_typos_exit_2_with_one_line(tmp_path: Path, monkeypatch) -> None:
+    """A missing path or an unknown id is a mistake in the command, never an empty success."""
+    import subprocess
+    import sys
+
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    write(tmp_path / "watcher.yaml", "database: w.db\nrules: rules\nseeds: []\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WATCHER_CONFIG", raising=False)
+
+    def watcher(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "watcher", *args], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    done = watcher("match", str(tmp_path / "nope.txt"))
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: no such file or directory: {tmp_path / 'nope.txt'}")
+    done = watcher("backfill", "/nonexistent")
+    assert (done.returncode, done.stderr.strip()) == (2, "error: no such file or directory: /nonexistent")
+    assert watcher("backfill", str(tmp_path / "rules")).returncode == 0  # creates the database
+    done = watcher("alerts", "resend", "999")
+    assert done.returncode == 2 and "no alert 999" in done.stderr
+    done = watcher("alerts", "list", "--state", "bogus")
+    assert done.returncode == 2 and "'bogus' is not one of" in done.stderr

@@ -283,3 +283,20 @@ def test_rule_template_then_target_template_then_default(tmp_path: Path) -> None
         assert got[0][0] == "RULE drones: Sky" and got[0][1] == "see"
         assert got[1] == ("TARGET medium", "see https://example.org/sea")
         store.close()
+
+
+def test_deliver_exits_1_while_deliveries_are_given_up(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    runner = CliRunner()
+    with receiver(fail=1000) as broken:
+        cfg = project(tmp_path, f"notify:\n  - url: {broken.url}\n", delivery="delivery: {max_attempts: 1}\n")
+        doc(tmp_path, "a.txt", "Drones\n\nDrones were seen over the harbour.\n")
+        backfilled = runner.invoke(main, ["backfill", "--notify", "--config", str(cfg)])
+        assert backfilled.exit_code == 0, backfilled.output
+        assert "1 given up" in backfilled.output
+        result = runner.invoke(main, ["deliver", "--config", str(cfg)])
+    assert result.exit_code == 1
+    assert "1 delivery given up in all: watcher alerts resend --dead retries" in result.output

@@ -310,7 +310,7 @@ def test_every_hostile_feed_together_within_deadlines_and_memory(tmp_path: Path)
         proc = run_measured([sys.executable, "-m", "watcher", "poll", "--once", "--config", str(cfg)], timeout=120)
         elapsed = time.monotonic() - started
         peak_mb = proc.peak_mb
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # feeds failed: poll --once says so in its status
     failed = set(re.findall(r"^failed: (\S+)", proc.stdout, re.M))
     assert failed == {"gone", "busy", "error", "html", "empty", "bomb", "endless", "drip", "loop"}, proc.stdout
     assert elapsed < 30
@@ -334,3 +334,17 @@ def test_poll_once_defers_a_feed_backing_off_until_forced(tmp_path: Path) -> Non
         srv.static("/rss", rss(("1", "one")))
         forced = poll(cfg, force=True)["news"]
         assert forced.ok and forced.status == "ok" and srv.hits["/rss"] == hits + 1
+
+
+def test_poll_once_and_status_exit_1_when_a_feed_failed(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        good = srv.static("/rss", rss(("1", "artillery shells")))
+        cfg = setup(tmp_path, [("news", good)])
+        runner = CliRunner()
+        assert runner.invoke(main, ["poll", "--once", "--config", str(cfg)]).exit_code == 0
+        assert runner.invoke(main, ["status", "--config", str(cfg)]).exit_code == 0
+        srv.route("/rss", lambda h: h.send_error(500))
+        polled = runner.invoke(main, ["poll", "--once", "--force", "--config", str(cfg)])
+        assert polled.exit_code == 1 and "failed: news" in polled.output
+        status = runner.invoke(main, ["status", "--config", str(cfg)])
+        assert status.exit_code == 1 and "failing" in status.output

@@ -4,6 +4,7 @@ WatcherError            every error meant for a user; str() is the one-line mess
  +- ConfigError         watcher.yaml is missing, unreadable or invalid
  +- RuleError           rule files are invalid (carries every problem found)
  +- ReadError           a document could not be read
+ +- NotFound            a path or an id given on the command line is not there (exit 2)
  +- StoreError          the database is unusable (corrupt, foreign, locked)
  |   +- NoDatabase       a command that reads the database found none (exit 2: a wrong path, not a failure)
  +- FetchError          a feed could not be fetched; .retryable says whether to try again
@@ -55,6 +56,12 @@ class RuleError(ProblemsError):
 
 class ReadError(WatcherError):
     """A document could not be read."""
+
+
+class NotFound(WatcherError):
+    """A path or an id the user gave does not exist: a mistake in the command, not a failure."""
+
+    exit_code = 2
 
 
 class StoreError(WatcherError):

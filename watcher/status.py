@@ -18,6 +18,12 @@ class Status:
     errors: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def failing(self) -> bool:
+        """Whether something needs the operator: a source failing, broken or disabled, a delivery given up."""
+        unwell = any(f.health in ("failing", "broken", "disabled") for f in self.feeds)
+        return unwell or self.outbox.get("dead", 0) > 0
+
 
 def read_gauges(store: Store) -> dict[str, float]:
     """What /metrics reports of the database: deliveries waiting and given up, feeds that need a look."""

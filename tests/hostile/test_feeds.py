@@ -50,7 +50,7 @@ def test_one_feeds_failure_never_aborts_the_poll(tmp_path: Path) -> None:
         }
         cfg = config(tmp_path, feeds)
         proc = watcher("poll", "--once", "--config", str(cfg))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # two feeds failed
     assert "Traceback" not in proc.stderr
     failed = dict(line.split(": ", 2)[1:] for line in proc.stdout.splitlines() if line.startswith("failed: "))
     assert set(failed) == {"badlocation (" + feeds["badlocation"] + ")", "deepjson (" + feeds["deepjson"] + ")"}
@@ -162,7 +162,7 @@ def test_a_50_mb_entry_fails_alone_in_its_worker_with_memory_bounded(tmp_path: P
         feeds = {"big": srv.static("/big", big_feed(50)), "good": srv.static("/good", GOOD)}
         cfg = config(tmp_path, feeds, http="allow_private_addresses: true, max_bytes: 60000000")
         done = run_measured([sys.executable, "-m", "watcher", "poll", "--once", "--config", str(cfg)], timeout=120)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # the big feed failed
     assert "failed: big" in done.stdout and "parsing needed more than 512 MB" in done.stdout
     # The poll process and its parse workers together, at their peak.
     assert done.peak_mb < 700, done.peak_mb

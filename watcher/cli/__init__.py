@@ -14,7 +14,7 @@ import click
 from watcher import __version__
 from watcher.config import Config, load_config
 from watcher.daemon.logs import printable, protect_secrets, setup_logging
-from watcher.errors import ConfigError, ProblemsError, RuleError, WatcherError
+from watcher.errors import ConfigError, NotFound, ProblemsError, RuleError, WatcherError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,6 +54,13 @@ rules_option = click.option(
     type=click.Path(path_type=Path),
     help="Rules directory or file (default: the configuration's `rules`, ./rules without one).",
 )
+
+
+def existing_paths(paths: tuple[Path, ...] | list[Path]) -> None:
+    """Refuse, before any work, paths that do not exist (a typo must not look like an empty corpus)."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise NotFound(f"no such file or directory: {', '.join(missing)}")
 
 
 def rules_path(rules_dir: Path | None, config_path: Path | None) -> Path:

@@ -40,13 +40,18 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status_command(config_path: Path | None, as_json: bool) -> None:
-    """Feeds' health, outbox depth and the last errors, from the database (no daemon needed)."""
+    """Feeds' health, outbox depth and the last errors, from the database (no daemon needed).
+
+    Exits 1 when a source is failing, broken or disabled, or a delivery was given up."""
     with open_existing_store(_config(config_path)) as store:
         status = read_status(store)
     if as_json:
         data = asdict(status)
         data["feeds"] = [{**asdict(f), "health": f.health} for f in status.feeds]
+        data["failing"] = status.failing
         click.echo(json.dumps(data, ensure_ascii=False))
-        return
-    for line in status_lines(status):
-        say(line)
+    else:
+        for line in status_lines(status):
+            say(line)
+    if status.failing:
+        sys.exit(1)

@@ -14,6 +14,7 @@ from watcher.config import Config
 from watcher.delivery.deliver import Dispatcher, send_test_messages, utcnow
 from watcher.delivery.notify import Notifier, target_key
 from watcher.delivery.outbox import Outbox, deliveries
+from watcher.errors import NotFound
 from watcher.rules.load import load_rules
 from watcher.rules.model import Rule
 from watcher.store.search import alert_copies, list_alerts, story_members
@@ -27,7 +28,9 @@ def alerts() -> None:
 @alerts.command("list")
 @config_option
 @click.option(
-    "--state", help="Only alerts in this state: pending, suppressed, or a delivery state (sent, failed, dead)."
+    "--state",
+    type=click.Choice(["pending", "suppressed", "sent", "failed", "dead"]),
+    help="Only alerts in this state: pending, suppressed, or with a delivery in this state (sent, failed, dead).",
 )
 @click.option("--limit", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with per-target deliveries.")
@@ -71,7 +74,9 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
     if (alert_id is None) == (not dead_only):
         raise click.UsageError("give an alert ID or --dead")
     config = _config(config_path)
-    with open_store(config) as store:
+    with open_existing_store(config) as store:
+        if alert_id is not None and not store.query("SELECT 1 FROM alerts WHERE id = ?", (alert_id,)):
+            raise NotFound(f"no alert {alert_id} in {config.database} (watcher alerts list shows them)")
         n = Outbox(config.notify).resend(store, alert_id, dead_only=dead_only, include_sent=all_targets, now=utcnow())
         say(f"{n} deliveries due again")
         say(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
@@ -80,11 +85,18 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
 @main.command("deliver")
 @config_option
 def deliver_command(config_path: Path | None) -> None:
-    """Send every due alert delivery once, then exit (for cron, and after a crash)."""
+    """Send every due alert delivery once, then exit (for cron, and after a crash).
+
+    Exits 1 when a delivery failed or has been given up (`watcher alerts resend --dead` retries those)."""
     config = _config(config_path)
     with open_store(config) as store:
         stats = Dispatcher(store, config, rules=_rules_by_id(config)).drain()
+        dead = store.query("SELECT count(*) AS n FROM outbox WHERE state = 'dead'")[0]["n"]
     say(str(stats))
+    if dead:
+        say(f"{dead} {'delivery' if dead == 1 else 'deliveries'} given up in all: watcher alerts resend --dead retries")
+    if stats.failed or dead:
+        sys.exit(1)
 
 
 @main.group()

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import BackfillOptions, backfill, open_existing_store, summary
-from watcher.cli import _config, _count, config_option, main, rules_option, rules_path, say
+from watcher.cli import _config, _count, config_option, existing_paths, main, rules_option, rules_path, say
 from watcher.errors import WatcherError
 from watcher.pipeline import Stats
 from watcher.rules.engine import Engine
@@ -37,6 +37,7 @@ def match(
     PATHS are files or directories, read like backfill reads them; a saved feed gives one item per entry.
     Exits 0 whether or not anything matched, 2 when the rules are invalid.
     """
+    existing_paths(paths)
     rules_dir = rules_path(rules_dir, config_path)
     ruleset = load_rules(rules_dir)
     if ruleset.problems:
@@ -78,6 +79,7 @@ def backfill_command(
     if since and since_date is None:
         raise click.BadParameter(f"not a date: {since!r} (use YYYY-MM-DD)", param_hint="--since")
     targets = list(paths) or [seed.path for seed in config.seeds]
+    existing_paths(targets)
     options = BackfillOptions(targets, notify=notify, dry_run=dry_run, since=since_date)
     result = backfill(config, options, progress=_progress())
     if sys.stderr.isatty():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def poll_command(config_path: Path | None, once: bool, force: bool) -> None:
     """Poll every feed and seed directory once, store, evaluate, deliver and exit.
 
     A feed that is backing off after failures or a Retry-After is left until its time (--force polls it).
-    Exits 0 even when some feeds failed, printing one line for each.
+    Prints one line for each feed that failed, and then exits 1.
     """
     config = _config(config_path)
     engine = load_engine(config)
@@ -46,6 +47,8 @@ def poll_command(config_path: Path | None, once: bool, force: bool) -> None:
         + "; "
         f"{sum(r.new for r in results)} new items, {sum(r.alerts for r in results)} alerts"
     )
+    if failed:
+        sys.exit(1)
 
 
 @main.group()
