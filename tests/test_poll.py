@@ -348,3 +348,18 @@ def test_poll_once_and_status_exit_1_when_a_feed_failed(tmp_path: Path) -> None:
         assert polled.exit_code == 1 and "failed: news" in polled.output
         status = runner.invoke(main, ["status", "--config", str(cfg)])
         assert status.exit_code == 1 and "failing" in status.output
+
+
+def test_a_missing_seed_directory_is_a_failing_source_with_its_reason(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    cfg = write(tmp_path / "watcher.yaml", "database: w.db\nrules: rules\nseeds: [inbox]\n")
+    runner = CliRunner()
+    polled = runner.invoke(main, ["poll", "--once", "--config", str(cfg)])
+    assert polled.exit_code == 1
+    assert f"failed: inbox ({tmp_path / 'inbox'}): no such directory" in polled.output
+    listed = runner.invoke(main, ["feeds", "list", "--config", str(cfg)])
+    assert "inbox  [failing]" in listed.output and "last error: no such directory" in listed.output
+    write(tmp_path / "inbox" / "a.txt", "Shells\n\nArtillery shells by rail.\n")
+    polled = runner.invoke(main, ["poll", "--once", "--force", "--config", str(cfg)])
+    assert polled.exit_code == 0 and "1 new items" in polled.output
+    assert "inbox  [ok]" in runner.invoke(main, ["feeds", "list", "--config", str(cfg)]).output

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -305,8 +306,11 @@ class Poller:
         """A seed directory's documents, parsed in the sandbox, in batches (any thread, one at a time).
 
         The daemon reads a batch on a worker thread and stores it on the store's thread, so that the store's
-        thread is never held while untrusted files are parsed.
+        thread is never held while untrusted files are parsed. A directory that is not there yields nothing:
+        `finish_dir` records the failure.
         """
+        if not Path(state.url).is_dir():
+            return
         results = read_paths(
             [state.url],
             source=state.name,
@@ -322,8 +326,11 @@ class Poller:
         return Ingest(self, first=not state.polled)
 
     def finish_dir(self, state: FeedState, ingest: Ingest) -> PollResult:
-        """Record a seed directory poll (on the store's thread)."""
+        """Record a seed directory poll (on the store's thread); a directory that is not there is a failure."""
         now = self.clock()
+        where = Path(state.url)
+        if not where.is_dir():
+            return self._failed(state, "not a directory" if where.exists() else "no such directory", now, None)
         self._flood_guard(state, ingest.alert_ids, now)
         update_feed(
             self.store,
@@ -332,6 +339,9 @@ class Poller:
             last_poll_at=iso(now),
             last_success_at=iso(now),
             last_status="ok",
+            last_error=None,
+            failures=0,
+            broken_reported=0,
             items_seen=state.items_seen + ingest.stats.new,
             next_poll_at=iso(now + timedelta(seconds=state.interval)),
         )
