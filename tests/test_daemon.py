@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import suppress
 from pathlib import Path
@@ -194,3 +195,55 @@ def test_config_edit_adds_a_feed_sighup_reloads_and_logs_are_json(tmp_path: Path
             assert d.proc.wait(timeout=10) == 0
         records = [json.loads(line) for line in d.lines if line.strip()]
         assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+
+
+def test_daemon_refuses_to_start_without_rules(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        cfg = setup(tmp_path, srv.url("/rss"), hook.url)
+        write(cfg, cfg.read_text().replace("rules: rules", "rules: rulez"))
+        done = subprocess.run(
+            [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines()[-1] == (
+            f"error: no rules at {tmp_path / 'rulez'}: refusing to start a daemon that alerts on nothing"
+        )
+        (tmp_path / "rulez").mkdir()  # there, but without a rule
+        done = subprocess.run(
+            [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert "error: no rules to run in" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_rules_directory_that_goes_away_keeps_the_last_rules_and_turns_healthz_unhealthy(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        srv.static("/rss", rss("artillery shells"))
+        cfg = setup(tmp_path, srv.url("/rss"), hook.url, health=True)
+        with daemon(cfg) as d:
+            port = d.health_port()
+
+            def healthz() -> tuple[int, str]:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:  # noqa: S310
+                        return r.status, r.read().decode()
+                except urllib.error.HTTPError as e:
+                    return e.code, e.read().decode()
+
+            wait_for(lambda: healthz()[0] == 200, what="healthy")
+            shutil.move(tmp_path / "rules", tmp_path / "rules.moved")
+            wait_for(lambda: healthz()[0] == 503, what="unhealthy")
+            assert healthz()[1] == f"unhealthy\nno rules at {tmp_path / 'rules'}\n"
+            assert "reload refused, keeping the last good rules" in d.log()
+            shutil.move(tmp_path / "rules.moved", tmp_path / "rules")
+            wait_for(lambda: healthz()[0] == 200, what="healthy again")
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0

@@ -29,6 +29,8 @@ class Metrics:
     rule_eval_items: int = 0
     started: float = field(default_factory=time.time)
     healthy: bool = False
+    # What makes the daemon unhealthy though it runs (the rules directory gone), by what it concerns.
+    problems: dict[str, str] = field(default_factory=dict)
     last_check: float = 0.0
     fetch_seconds: Histogram = field(
         default_factory=lambda: Histogram(
@@ -49,6 +51,14 @@ class Metrics:
             buckets=(1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0),
         )
     )
+
+    def set_problem(self, what: str, problem: str | None) -> None:
+        """Record (or, with None, clear) a reason for /healthz to answer unhealthy."""
+        if problem is None:
+            self.problems.pop(what, None)
+        else:
+            self.problems[what] = problem
+            self.healthy = False
 
     def render(self, gauges: dict[str, float]) -> str:
         """The Prometheus text exposition of every metric, now."""
@@ -181,7 +191,8 @@ class HealthServer:
         if path == "/healthz":
             if self.metrics.healthy:
                 return "200 OK", "ok\n", "text/plain"
-            return "503 Service Unavailable", "unhealthy\n", "text/plain"
+            reasons = "".join(f"{p}\n" for p in self.metrics.problems.values())
+            return "503 Service Unavailable", f"unhealthy\n{reasons}", "text/plain"
         if path == "/metrics":
             return "200 OK", self.metrics.render(self.gauges()), "text/plain; version=0.0.4"
         return "404 Not Found", "not found\n", "text/plain"

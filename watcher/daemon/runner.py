@@ -29,7 +29,7 @@ from watcher.daemon.logs import protect_secrets
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
 from watcher.daemon.watch import FileWatch, Snapshot
 from watcher.delivery.deliver import Dispatcher
-from watcher.errors import ConfigError, WatcherError
+from watcher.errors import ConfigError, NotFound, WatcherError
 from watcher.poll import Poller, PollResult
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
@@ -111,6 +111,8 @@ class Daemon:
             log.error("rules: %s", problem)
         if ruleset.rejected_files:
             log.error("rejected rule files (their rules are not running): %s", ", ".join(ruleset.rejected_files))
+        if not ruleset.rules:
+            raise NotFound(f"no rules to run in {self.config.rules}: refusing to start a daemon that alerts on nothing")
         self.engine = Engine(ruleset)
         sync(self.store, self.config)
         self.poller = Poller(self.config, self.store, self.engine, parse_pool=self.parse_pool)
@@ -265,7 +267,7 @@ class Daemon:
         self.metrics.last_check = now
         try:
             await asyncio.wait_for(self._in(self.db_thread, self._db_answers), timeout=10)
-            self.metrics.healthy = self.scheduler.running
+            self.metrics.healthy = self.scheduler.running and not self.metrics.problems
         except Exception:  # noqa: BLE001 - any failure (a timeout included) means unhealthy
             self.metrics.healthy = False
         if self.metrics.healthy and interval:
@@ -305,6 +307,8 @@ class Daemon:
         protect_secrets(config.secrets | self.config.secrets)
         try:
             ruleset = await self._in(self.db_thread, load_rules, config.rules)
+            # A rules directory that went away keeps the last good rules running, and says so on /healthz.
+            self.metrics.set_problem("rules", None if config.rules.exists() else f"no rules at {config.rules}")
             if ruleset.problems:
                 await self._refuse("rules", [str(p) for p in ruleset.problems])
                 return
@@ -395,4 +399,6 @@ def run_daemon(config_path: Path | None) -> int:
     protect_secrets(config.secrets)
     for warning in config.warnings:
         log.warning("%s", warning)
+    if not config.rules.exists():
+        raise NotFound(f"no rules at {config.rules}: refusing to start a daemon that alerts on nothing")
     return asyncio.run(Daemon(config_path, config).run())
