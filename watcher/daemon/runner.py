@@ -148,27 +148,16 @@ class Daemon:
         states = await self._in(self.db_thread, all_feeds, self.store)
         for state in states:
             self._schedule_source(state)
-        self.scheduler.add_job(
-            self._job(self.deliver),
-            IntervalTrigger(seconds=self.config.daemon.deliver_interval),
-            id="deliver",
-            next_run_time=datetime.now(UTC),
-        )
-        self.scheduler.add_job(self._job(self.watch_files), IntervalTrigger(seconds=1), id="reload", name="reload")
-        self.scheduler.add_job(
-            self._job(self.heartbeat),
-            IntervalTrigger(seconds=1),
-            id="heartbeat",
-            name="heartbeat",
-            next_run_time=datetime.now(UTC),
-        )
-        self.scheduler.add_job(
-            self._job(self.refresh_gauges),
-            IntervalTrigger(seconds=10),
-            id="gauges",
-            name="gauges",
-            next_run_time=datetime.now(UTC),
-        )
+        # The daemon's own jobs: (job, every so many seconds, run at once).
+        for job, seconds, now in (
+            (self.deliver, self.config.daemon.deliver_interval, True),
+            (self.watch_files, 1, False),
+            (self.heartbeat, 1, True),
+            (self.refresh_gauges, 10, True),
+        ):
+            name = {"watch_files": "reload", "refresh_gauges": "gauges"}.get(job.__name__, job.__name__)
+            first = {"next_run_time": datetime.now(UTC)} if now else {}
+            self.scheduler.add_job(self._job(job), IntervalTrigger(seconds=seconds), id=name, name=name, **first)
         self.scheduler.start()
         self.stall_guard.start()
         await self.heartbeat()
