@@ -300,3 +300,49 @@ def test_deliver_exits_1_while_deliveries_are_given_up(tmp_path: Path) -> None:
         result = runner.invoke(main, ["deliver", "--config", str(cfg)])
     assert result.exit_code == 1
     assert "1 delivery given up in all: watcher alerts resend --dead retries" in result.output
+
+
+UNROUTED_RULES = """
+rules:
+  - id: shells
+    title: Shells
+    notify: [analysts]
+    match: [artillery shells]
+"""
+
+
+def test_alerts_whose_tags_no_target_carries_go_to_the_untagged_targets(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    with receiver() as ops, receiver() as everyone:
+        targets = f"notify:\n  - {{url: '{ops.url}', tags: [ops]}}\n  - {{url: '{everyone.url}'}}\n"
+        cfg = project(tmp_path, targets, rules=UNROUTED_RULES)
+        checked = CliRunner().invoke(main, ["config", "check", "--config", str(cfg)])
+        assert checked.exit_code == 1
+        assert "r.yaml:2 rule shells: notify analysts: no target carries this tag; its alerts go to the untagged" in (
+            checked.output
+        )
+        doc(tmp_path, "a.txt", "Shells\n\nArtillery shells by rail.\n")
+        assert CliRunner().invoke(main, ["backfill", "--notify", "--config", str(cfg)]).exit_code == 0
+        assert len(everyone.messages()) == 1 and ops.messages() == []
+
+
+def test_alerts_that_reach_no_target_are_noted_and_counted(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+    from watcher.status import read_gauges, read_status
+
+    with receiver() as ops:
+        cfg = project(tmp_path, f"notify:\n  - {{url: '{ops.url}', tags: [ops]}}\n", rules=UNROUTED_RULES)
+        doc(tmp_path, "a.txt", "Shells\n\nArtillery shells by rail.\n")
+        assert CliRunner().invoke(main, ["backfill", "--notify", "--config", str(cfg)]).exit_code == 0
+        assert ops.messages() == []
+    store = Store.open(tmp_path / "w.db")
+    assert read_gauges(store)["alerts_unrouted"] == 1
+    assert [n["message"] for n in read_status(store).notices] == [
+        "rule shells: notify analysts reaches no target; its alerts are not sent"
+    ]
+    store.close()

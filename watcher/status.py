@@ -33,7 +33,12 @@ def read_gauges(store: Store) -> dict[str, float]:
     unhealthy = conn.execute(
         "SELECT count(*) FROM feeds WHERE failures >= ? OR disabled_reason IS NOT NULL", (BROKEN_AFTER,)
     ).fetchone()[0]
-    return {"outbox_queue_depth": due, "outbox_dead": dead, "feeds_unhealthy": unhealthy}
+    # Alerts to be sent that reach no target: a rule's notify tags that no target carries.
+    unrouted = conn.execute(
+        "SELECT count(*) FROM alerts WHERE state = 'pending' AND NOT EXISTS "
+        "(SELECT 1 FROM outbox WHERE outbox.alert_id = alerts.id)"
+    ).fetchone()[0]
+    return {"outbox_queue_depth": due, "outbox_dead": dead, "feeds_unhealthy": unhealthy, "alerts_unrouted": unrouted}
 
 
 def read_status(store: Store, limit: int = 10) -> Status:

@@ -14,7 +14,9 @@ import click
 from watcher import __version__
 from watcher.config import Config, load_config
 from watcher.daemon.logs import printable, protect_secrets, setup_logging
+from watcher.delivery.outbox import unrouted_tags
 from watcher.errors import ConfigError, NotFound, ProblemsError, RuleError, WatcherError
+from watcher.rules.load import load_rules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,6 +86,13 @@ def config_check(config_path: Path | None) -> None:
         for problem in e.problems:
             say(str(problem))
         say(f"{_count(len(e.problems), 'problem')}")
+        sys.exit(1)
+    # Every rule tag must reach a target: an alert whose tags no target carries goes nowhere.
+    unrouted = unrouted_tags(load_rules(config.rules).rules, config.notify) if config.rules.exists() else []
+    for line in unrouted:
+        say(line)
+    if unrouted:
+        say(f"{_count(len(unrouted), 'problem')}")
         sys.exit(1)
     source = config.path or "built-in defaults"
     say(

@@ -138,6 +138,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         await self._in(self.db_thread, self._open)
         await self._in(self.delivery_thread, self._open_delivery)
+        await self._in(self.delivery_thread, self.dispatcher.report_unrouted, self.engine.ruleset.rules)
         self.watch.apply(Snapshot.take(self.config_path, self.config.rules))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -328,6 +329,7 @@ class Daemon:
             log.warning("the database path changed in watcher.yaml: restart watcher to use it")
         self.metrics.counters["reloads"] += 1
         log.info("reloaded: %d rules, %d sources", len(ruleset.rules), len(states))
+        await self._in(self.delivery_thread, self.dispatcher.report_unrouted, ruleset.rules)
 
     def _reschedule(self, states: list[FeedState]) -> None:
         wanted = {f"source:{s.name}": s for s in states}

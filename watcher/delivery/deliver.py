@@ -7,6 +7,7 @@ operator is told once (a log line, and a notification to targets tagged `ops`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import sqlite3
@@ -18,7 +19,7 @@ from typing import Any
 from watcher.config import Config
 from watcher.delivery.message import Renderer
 from watcher.delivery.notify import Notifier, target_key
-from watcher.delivery.outbox import Outbox, Schedule, decode_evidence, parse_iso
+from watcher.delivery.outbox import Outbox, Schedule, decode_evidence, parse_iso, unrouted_tags
 from watcher.rules.engine import Match
 from watcher.rules.model import Rule
 from watcher.store.sqlite import OnAlert, Store, now_iso
@@ -151,6 +152,17 @@ class Dispatcher:
                 "INSERT OR IGNORE INTO notices (key, message, created_at) VALUES (?, ?, ?)", (key, message, now_iso())
             )
             return cur.rowcount > 0
+
+    def report_unrouted(self, rules: Sequence[Rule]) -> list[str]:
+        """Log each rule whose notify tags no target carries, and tell the `ops` targets once per finding."""
+        lines = unrouted_tags(rules, self.config.notify)
+        for line in lines:
+            log.warning("%s", line)
+        if lines:
+            digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+            if self.notice(f"unrouted-tags:{digest}", "\n".join(lines)):
+                self.send_ops("watcher: rule tags that reach no target", "\n".join(lines))
+        return lines
 
     def send_ops(self, title: str, body: str, *, exclude: str | None = None) -> None:
         """Tell the targets tagged `ops` directly (not through the outbox); failures are only logged."""

@@ -21,6 +21,7 @@ from typing import Any
 from watcher.config import Target
 from watcher.delivery.notify import target_key
 from watcher.rules.engine import Match
+from watcher.rules.model import Rule
 from watcher.store.sqlite import Store
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
@@ -36,11 +37,37 @@ def parse_iso(text: str) -> datetime:
 
 
 def routed(targets: Sequence[Target], tags: Sequence[str]) -> list[Target]:
-    """The targets a rule's notify tags choose; no tags means every target."""
+    """The targets a rule's notify tags choose; no tags means every target. Tags that no target carries fall
+    back on the targets without tags (and, with none, choose nothing: the caller says so)."""
     if not tags:
         return list(targets)
     wanted = set(tags)
-    return [t for t in targets if wanted & set(t.tags)]
+    chosen = [t for t in targets if wanted & set(t.tags)]
+    return chosen or [t for t in targets if not t.tags]
+
+
+def unrouted_tags(rules: Sequence[Rule], targets: Sequence[Target]) -> list[str]:
+    """One line for each rule whose notify tags no target carries (its alerts would go nowhere, or only to
+    the untagged targets); nothing when no target is configured (alerts are then only recorded)."""
+    if not targets:
+        return []
+    carried = {tag for t in targets for tag in t.tags}
+    untagged = [t.name or t.url.split("://")[0] for t in targets if not t.tags]
+    out = []
+    for rule in rules:
+        missing = [tag for tag in rule.notify if tag not in carried]
+        if rule.notify and len(missing) == len(rule.notify):
+            where = f"{rule.file}:{rule.line}" if rule.line else rule.file
+            fallback = (
+                f"its alerts go to the untagged targets ({', '.join(untagged)})"
+                if untagged
+                else ("its alerts reach nobody")
+            )
+            out.append(
+                f"{where} rule {rule.id}: notify {', '.join(rule.notify)}: no target carries "
+                f"{'this tag' if len(missing) == 1 else 'these tags'}; {fallback}"
+            )
+    return out
 
 
 def idempotency_key(rule_id: str, item_id: int, version: int, target: str) -> str:
@@ -76,10 +103,21 @@ class Outbox:
         now: datetime,
         schedule: Schedule | None = None,
     ) -> int:
-        """One pending row per routed target; returns how many."""
+        """One pending row per routed target; returns how many. An alert that reaches no target (its rule's
+        tags are carried by none, and no target is untagged) is noted once per rule for `watcher status`."""
         rule = match.rule
         n = 0
-        for target in routed(self.targets, rule.notify):
+        chosen = routed(self.targets, rule.notify)
+        if not chosen and self.targets:
+            conn.execute(
+                "INSERT OR IGNORE INTO notices (key, message, created_at) VALUES (?, ?, ?)",
+                (
+                    f"unrouted:{rule.id}",
+                    f"rule {rule.id}: notify {', '.join(rule.notify)} reaches no target; its alerts are not sent",
+                    iso(now),
+                ),
+            )
+        for target in chosen:
             key = target_key(target)
             due, group = self._schedule(conn, rule.id, key, now, schedule)
             conn.execute(
