@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -346,3 +347,32 @@ def test_alerts_that_reach_no_target_are_noted_and_counted(tmp_path: Path) -> No
         "rule shells: notify analysts reaches no target; its alerts are not sent"
     ]
     store.close()
+
+
+def test_an_alert_has_one_state_from_its_deliveries(tmp_path: Path) -> None:
+    """Sent to every target, to some, given up everywhere, or never to be sent: the list says which."""
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    runner = CliRunner()
+
+    def states(cfg: Path, *args: str) -> list[str]:
+        out = runner.invoke(main, ["alerts", "list", "--json", "--config", str(cfg), *args]).output
+        return [json.loads(line)["state"] for line in out.splitlines()]
+
+    with receiver() as good, receiver(fail=1000) as broken:
+        notify = f"notify:\n  - {{url: '{good.url}'}}\n  - {{url: '{broken.url}'}}\n"
+        cfg = project(tmp_path, notify, delivery="delivery: {max_attempts: 1}\n")
+        doc(tmp_path, "a.txt", "Drones\n\nDrones over the harbour.\n")
+        assert runner.invoke(main, ["backfill", "--notify", "--config", str(cfg)]).exit_code == 0
+        assert states(cfg) == ["partly sent"]
+        assert states(cfg, "--state", "partly-sent") == ["partly sent"] and states(cfg, "--state", "sent") == []
+        doc(tmp_path, "b.txt", "More drones\n\nDrones over the airport.\n")
+        assert runner.invoke(main, ["backfill", "--config", str(cfg)]).exit_code == 0
+        assert states(cfg) == ["suppressed", "partly sent"]
+    cfg_one = project(tmp_path / "one", "notify:\n  - {url: 'json://127.0.0.1:9/unused'}\n")
+    doc(tmp_path / "one", "a.txt", "Drones\n\nDrones over the harbour.\n")
+    assert runner.invoke(main, ["backfill", "--config", str(cfg_one)]).exit_code == 0
+    status = runner.invoke(main, ["status", "--config", str(cfg_one)]).output
+    assert "alerts: 1 suppressed" in status

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds
+from watcher.store.search import alert_state_counts
 from watcher.store.sqlite import Store
 
 
@@ -44,7 +45,7 @@ def read_gauges(store: Store) -> dict[str, float]:
 def read_status(store: Store, limit: int = 10) -> Status:
     status = Status(feeds=all_feeds(store), items=store.count("items"))
     status.outbox = {r["state"]: r["n"] for r in store.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")}
-    status.alerts = {r["state"]: r["n"] for r in store.query("SELECT state, count(*) AS n FROM alerts GROUP BY state")}
+    status.alerts = alert_state_counts(store)
     status.errors = store.query(
         "SELECT 'delivery' AS kind, target AS source, last_error AS error, next_attempt_at AS at FROM outbox "
         "WHERE last_error IS NOT NULL AND state != 'sent' "

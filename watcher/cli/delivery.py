@@ -29,15 +29,16 @@ def alerts() -> None:
 @config_option
 @click.option(
     "--state",
-    type=click.Choice(["pending", "suppressed", "sent", "failed", "dead"]),
-    help="Only alerts in this state: pending, suppressed, or with a delivery in this state (sent, failed, dead).",
+    type=click.Choice(["pending", "sent", "partly-sent", "failed", "suppressed"]),
+    help="Only alerts in this state: pending (still to go), sent (to every target), partly-sent, failed (given "
+    "up), suppressed (recorded, not to be sent).",
 )
 @click.option("--limit", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with per-target deliveries.")
 def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
     """Recorded alerts, newest first, with their delivery to each target."""
     with open_existing_store(_config(config_path)) as store:
-        rows = list_alerts(store, state, limit)
+        rows = list_alerts(store, state.replace("-", " ") if state else None, limit)
         ids = [r["id"] for r in rows]
         sent = deliveries(store, ids)
         recorded = alert_copies(store, ids)

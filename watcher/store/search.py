@@ -34,18 +34,41 @@ def search_items(store: Store, text: str, limit: int = 20) -> list[dict[str, Any
     )
 
 
+# One state per alert, from its deliveries: suppressed (recorded, never to be sent), pending (a delivery still
+# to go, or none yet), sent (every delivery), partly sent, failed (none sent, some given up).
+ALERT_STATES = ("pending", "sent", "partly sent", "failed", "suppressed")
+ALERT_STATE_SQL = (
+    "CASE WHEN alerts.state = 'suppressed' THEN 'suppressed' "
+    "WHEN d.total IS NULL OR d.total = 0 THEN 'pending' "
+    "WHEN d.sent = d.total THEN 'sent' "
+    "WHEN d.sent > 0 THEN 'partly sent' "
+    "WHEN d.dead > 0 AND d.waiting = 0 THEN 'failed' "
+    "ELSE 'pending' END"
+)
+_DELIVERIES = (
+    "LEFT JOIN (SELECT alert_id, count(*) AS total, sum(state = 'sent') AS sent, sum(state = 'dead') AS dead, "
+    "sum(state IN ('pending', 'failed')) AS waiting FROM outbox GROUP BY alert_id) AS d ON d.alert_id = alerts.id "
+)
+
+
 def list_alerts(store: Store, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Recorded alerts, newest first, with their item and story."""
+    """Recorded alerts, newest first, with their item, story and one state from their deliveries."""
     return store.query(
-        "SELECT alerts.id, alerts.rule_id AS rule, alerts.severity, alerts.state, alerts.created_at, "
-        "alerts.item_version, items.id AS item_id, sources.name AS source, items.title, items.link, items.path, "
-        "items.guid, items.published, items.story_id AS story "
+        f"SELECT * FROM (SELECT alerts.id, alerts.rule_id AS rule, alerts.severity, {ALERT_STATE_SQL} AS state, "  # noqa: S608
+        "alerts.created_at, alerts.item_version, items.id AS item_id, sources.name AS source, items.title, "
+        "items.link, items.path, items.guid, items.published, items.story_id AS story "
         "FROM alerts JOIN items ON items.id = alerts.item_id JOIN sources ON sources.id = items.source_id "
-        "WHERE (? IS NULL OR alerts.state = ? OR EXISTS "
-        "(SELECT 1 FROM outbox WHERE outbox.alert_id = alerts.id AND outbox.state = ?)) "
-        "ORDER BY alerts.id DESC LIMIT ?",
-        (state, state, state, limit),
+        f"{_DELIVERIES}) WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
+        (state, state, limit),
     )
+
+
+def alert_state_counts(store: Store) -> dict[str, int]:
+    """How many alerts are in each state."""
+    rows = store.query(
+        f"SELECT {ALERT_STATE_SQL} AS state, count(*) AS n FROM alerts {_DELIVERIES}GROUP BY 1"  # noqa: S608
+    )
+    return {r["state"]: r["n"] for r in rows}
 
 
 MEMBERS_SHOWN = 50
