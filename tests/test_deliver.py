@@ -376,3 +376,30 @@ def test_an_alert_has_one_state_from_its_deliveries(tmp_path: Path) -> None:
     assert runner.invoke(main, ["backfill", "--config", str(cfg_one)]).exit_code == 0
     status = runner.invoke(main, ["status", "--config", str(cfg_one)]).output
     assert "alerts: 1 suppressed" in status
+
+
+def test_alerts_send_releases_what_was_recorded_without_being_sent(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    runner = CliRunner()
+    with receiver() as hook:
+        cfg = project(tmp_path, f"notify:\n  - {{url: '{hook.url}'}}\n")
+        doc(tmp_path, "a.txt", "Drones\n\nDrones over the harbour.\n")
+        doc(tmp_path, "b.txt", "Shells\n\nArtillery shells by rail.\n")
+        assert runner.invoke(main, ["backfill", "--config", str(cfg)]).exit_code == 0
+        assert hook.messages() == []
+        listed = [
+            json.loads(x)
+            for x in runner.invoke(main, ["alerts", "list", "--json", "--config", str(cfg)]).output.splitlines()
+        ]
+        first = min(r["id"] for r in listed)
+        sent = runner.invoke(main, ["alerts", "send", str(first), "--config", str(cfg)])
+        assert sent.exit_code == 0 and "1 alert released" in sent.output
+        assert len(hook.messages()) == 1
+        again = runner.invoke(main, ["alerts", "send", str(first), "--config", str(cfg)])
+        assert again.exit_code != 0 and "was not held back" in str(again.exception)
+        rest = runner.invoke(main, ["alerts", "send", "--suppressed", "--config", str(cfg)])
+        assert rest.exit_code == 0 and "1 alert released" in rest.output
+        assert len(hook.messages()) == 2

@@ -363,3 +363,12 @@ def test_a_missing_seed_directory_is_a_failing_source_with_its_reason(tmp_path: 
     polled = runner.invoke(main, ["poll", "--once", "--force", "--config", str(cfg)])
     assert polled.exit_code == 0 and "1 new items" in polled.output
     assert "inbox  [ok]" in runner.invoke(main, ["feeds", "list", "--config", str(cfg)]).output
+
+
+def test_poll_once_says_what_a_first_poll_recorded_without_sending(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        url = srv.static("/rss", rss(("1", "artillery shells")))
+        cfg = setup(tmp_path, [("news", url)], notify=f"notify:\n  - url: {hook.url}\n")
+        out = CliRunner().invoke(main, ["poll", "--once", "--config", str(cfg)]).output
+        assert "1 new items, 0 alerts, 1 recorded, not sent (first poll of a source: watcher alerts send)" in out
+        assert hook.messages() == []

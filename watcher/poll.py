@@ -54,9 +54,11 @@ class PollResult:
     error: str = ""
     evaluated: int = 0
     eval_seconds: float = 0.0
+    # Of the alerts, those recorded without being sent: a source's first poll.
+    recorded: int = 0
 
     @classmethod
-    def from_stats(cls, name: str, url: str, stats: Stats) -> PollResult:
+    def from_stats(cls, name: str, url: str, stats: Stats, *, first: bool = False) -> PollResult:
         return cls(
             name,
             url,
@@ -66,6 +68,7 @@ class PollResult:
             alerts=stats.alerts,
             evaluated=stats.evaluated,
             eval_seconds=stats.eval_seconds,
+            recorded=stats.alerts if first else 0,
         )
 
 
@@ -213,7 +216,7 @@ class Poller:
         stats, alert_ids = self._ingest(fetched.items, first=first)
         self._flood_guard(state, alert_ids, now)
         self._succeeded(state, now, "200 ok", moved, result, new=stats.new)
-        return PollResult.from_stats(state.name, state.fetch_url, stats)
+        return PollResult.from_stats(state.name, state.fetch_url, stats, first=first)
 
     def _ingest(self, items: Iterable[Item | Skipped], *, first: bool) -> tuple[Stats, list[int]]:
         ingest = Ingest(self, first=first)
@@ -345,7 +348,7 @@ class Poller:
             items_seen=state.items_seen + ingest.stats.new,
             next_poll_at=iso(now + timedelta(seconds=state.interval)),
         )
-        return PollResult.from_stats(state.name, state.url, ingest.stats)
+        return PollResult.from_stats(state.name, state.url, ingest.stats, first=not state.polled)
 
     def deliver(self) -> None:
         self.dispatcher.drain()

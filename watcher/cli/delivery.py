@@ -13,7 +13,7 @@ from watcher.cli import _config, config_option, main, say
 from watcher.config import Config
 from watcher.delivery.deliver import Dispatcher, send_test_messages, utcnow
 from watcher.delivery.notify import Notifier, target_key
-from watcher.delivery.outbox import Outbox, deliveries
+from watcher.delivery.outbox import Outbox, deliveries, release
 from watcher.errors import NotFound
 from watcher.rules.load import load_rules
 from watcher.rules.model import Rule
@@ -81,6 +81,31 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
         n = Outbox(config.notify).resend(store, alert_id, dead_only=dead_only, include_sent=all_targets, now=utcnow())
         say(f"{n} deliveries due again")
         say(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
+
+
+@alerts.command("send")
+@config_option
+@click.option("--suppressed", "every", is_flag=True, help="Every alert recorded without being sent.")
+@click.argument("alert_ids", nargs=-1, type=int)
+def alerts_send(config_path: Path | None, every: bool, alert_ids: tuple[int, ...]) -> None:
+    """Send alerts that were recorded without being sent (a feed's first poll, backfill without --notify)."""
+    if bool(alert_ids) == every:
+        raise click.UsageError("give alert IDs or --suppressed")
+    config = _config(config_path)
+    with open_existing_store(config) as store:
+        for alert_id in alert_ids:
+            row = store.query("SELECT state FROM alerts WHERE id = ?", (alert_id,))
+            if not row:
+                raise NotFound(f"no alert {alert_id} in {config.database} (watcher alerts list shows them)")
+            if row[0]["state"] != "suppressed":
+                raise NotFound(f"alert {alert_id} was not held back (watcher alerts resend {alert_id} sends it again)")
+        rules = _rules_by_id(config)
+        n = release(Outbox(config.notify), store, list(alert_ids) or None, rules, utcnow())
+        say(f"{n} alert{'s' if n != 1 else ''} released")
+        stats = Dispatcher(store, config, rules=rules).drain()
+    say(str(stats))
+    if stats.failed or stats.dead:
+        sys.exit(1)
 
 
 @main.command("deliver")

@@ -41,11 +41,12 @@ def poll_command(config_path: Path | None, once: bool, force: bool) -> None:
         say(f"deferred: {r.name} ({r.url}): {r.error} (--force polls it now)")
     for r in failed:
         say(f"failed: {r.name} ({r.url}): {r.error}")
+    recorded = sum(r.recorded for r in results)
     say(
         f"polled {len(ok) + len(failed)} sources: {len(ok)} ok, {len(failed)} failed"
         + (f", {len(deferred)} deferred" if deferred else "")
-        + "; "
-        f"{sum(r.new for r in results)} new items, {sum(r.alerts for r in results)} alerts"
+        + f"; {sum(r.new for r in results)} new items, {sum(r.alerts for r in results) - recorded} alerts"
+        + (f", {recorded} recorded, not sent (first poll of a source: watcher alerts send)" if recorded else "")
     )
     if failed:
         sys.exit(1)

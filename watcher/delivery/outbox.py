@@ -234,6 +234,29 @@ class Outbox:
             return cur.rowcount
 
 
+def release(
+    outbox: Outbox, store: Store, alert_ids: Sequence[int] | None, rules: dict[str, Rule], now: datetime
+) -> int:
+    """Send alerts that were recorded without being sent (a first poll, backfill without --notify): the given
+    ones, or every suppressed one (None). Each gets an outbox row per target its rule routes it to now; an
+    alert whose rule is gone stays as it was. Returns how many were released."""
+    with store.write() as conn:
+        rows = conn.execute(
+            "SELECT id, rule_id, item_id, item_version FROM alerts WHERE state = 'suppressed' "
+            "AND (? IS NULL OR id IN (SELECT value FROM json_each(?)))",
+            (None if alert_ids is None else 1, json.dumps(list(alert_ids or ()))),
+        ).fetchall()
+        released = 0
+        for alert_id, rule_id, item_id, version in rows:
+            rule = rules.get(rule_id)
+            if rule is None:
+                continue
+            conn.execute("UPDATE alerts SET state = 'pending' WHERE id = ?", (alert_id,))
+            outbox.enqueue(conn, alert_id, Match(rule, ()), item_id, version, now)
+            released += 1
+        return released
+
+
 def deliveries(store: Store, alert_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """Per-target delivery state of the given alerts."""
     if not alert_ids:
