@@ -247,3 +247,47 @@ def test_a_rules_directory_that_goes_away_keeps_the_last_rules_and_turns_healthz
             wait_for(lambda: healthz()[0] == 200, what="healthy again")
             d.proc.send_signal(signal.SIGTERM)
             assert d.proc.wait(timeout=10) == 0
+
+
+def test_feeds_added_and_removed_reach_a_running_daemon(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        srv.static("/rss", rss("the weather"))
+        srv.static("/extra", rss("more weather"))
+        cfg = setup(tmp_path, srv.url("/rss"), hook.url)
+        with daemon(cfg) as d:
+            wait_for(lambda: srv.hits.get("/rss", 0) >= 1, what="the configured feed polled")
+            added = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "watcher",
+                    "feeds",
+                    "add",
+                    "--config",
+                    str(cfg),
+                    "--name",
+                    "extra",
+                    "--interval",
+                    "1s",
+                    srv.url("/extra"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            assert "a running daemon starts polling it within 5s" in added.stdout
+            wait_for(lambda: srv.hits.get("/extra", 0) >= 1, timeout=20, what="the added feed polled")
+            subprocess.run(
+                [sys.executable, "-m", "watcher", "feeds", "remove", "--config", str(cfg), "extra"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            wait_for(lambda: "subscriptions changed: -extra" in d.log(), timeout=20, what="the removal seen")
+            hits = srv.hits.get("/extra", 0)
+            time.sleep(3)  # the removed feed's interval is 1s: three more polls if it were still scheduled
+            assert srv.hits.get("/extra", 0) <= hits + 1
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0

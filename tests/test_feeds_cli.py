@@ -41,7 +41,7 @@ def test_feeds_add_list_remove(tmp_path: Path) -> None:
         "feeds", "add", "--config", cfg, "--name", "extra", "--interval", "30m", "https://example.org/x.xml"
     ) == (
         0,
-        "added extra\n",
+        "added extra: polled every 30m; a running daemon starts polling it within 5s\n",
     )
     code, out = cli("feeds", "list", "--config", cfg)
     assert code == 0

@@ -12,6 +12,7 @@ import click
 from watcher.backfill import load_engine, open_existing_store, open_store
 from watcher.cli import _config, config_option, main, say
 from watcher.config.durations import parse_duration
+from watcher.daemon.schedule import SUBSCRIPTION_CHECK
 from watcher.poll import poll_once
 from watcher.sources.opml import read_opml, write_opml
 from watcher.sources.sandbox import ParsePool
@@ -85,7 +86,9 @@ def feeds_add(config_path: Path | None, name: str | None, interval: str, url: st
     """Subscribe to a feed (kept in the database; feeds in watcher.yaml are edited there)."""
     seconds = _interval(interval)
     with open_store(_config(config_path)) as store:
-        say(f"added {add_feed(store, url, name, seconds)}")
+        added = add_feed(store, url, name, seconds)
+    every = next(f"{seconds / unit:g}{name}" for unit, name in ((3600, "h"), (60, "m"), (1, "s")) if seconds >= unit)
+    say(f"added {added}: polled every {every}; a running daemon starts polling it within {SUBSCRIPTION_CHECK:g}s")
 
 
 @feeds.command("remove")

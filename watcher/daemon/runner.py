@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import time
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.config import Config, load_config
 from watcher.daemon.health import HealthServer, Metrics
 from watcher.daemon.logs import protect_secrets
+from watcher.daemon.schedule import SUBSCRIPTION_CHECK, reschedule, schedule_source
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
 from watcher.daemon.watch import FileWatch, Snapshot
 from watcher.delivery.deliver import Dispatcher
@@ -155,8 +155,11 @@ class Daemon:
             (self.watch_files, 1, False),
             (self.heartbeat, 1, True),
             (self.refresh_gauges, 10, True),
+            (self.watch_subscriptions, SUBSCRIPTION_CHECK, False),
         ):
-            name = {"watch_files": "reload", "refresh_gauges": "gauges"}.get(job.__name__, job.__name__)
+            name = {"watch_files": "reload", "refresh_gauges": "gauges", "watch_subscriptions": "subscriptions"}.get(
+                job.__name__, job.__name__
+            )
             first = {"next_run_time": datetime.now(UTC)} if now else {}
             self.scheduler.add_job(self._job(job), IntervalTrigger(seconds=seconds), id=name, name=name, **first)
         self.scheduler.start()
@@ -176,22 +179,7 @@ class Daemon:
         return await self._stop()
 
     def _schedule_source(self, state: FeedState) -> None:
-        job_id = f"source:{state.name}"
-        interval = max(1.0, state.interval)
-        trigger = IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 60))
-        due = datetime.fromisoformat(state.next_poll_at) if state.next_poll_at else None
-        now = datetime.now(UTC)
-        # Sources not polled for a while start soon, spread over a few seconds rather than all at once (by a
-        # stable hash of the name: Python's hash() differs in every process).
-        spread = zlib.crc32(state.name.encode()) % 100 / 100
-        first = due if due and due > now else now + timedelta(seconds=min(interval, 5) * spread)
-        func = self._job(self.poll_source)
-        if self.scheduler.get_job(job_id):
-            self.scheduler.reschedule_job(job_id, trigger=trigger)
-        else:
-            self.scheduler.add_job(
-                func, trigger, id=job_id, name=f"poll {state.name}", args=[state.name], next_run_time=first
-            )
+        schedule_source(self.scheduler, state, self._job(self.poll_source))
 
     # jobs -----------------------------------------------------------------------------------------------
 
@@ -331,15 +319,14 @@ class Daemon:
         log.info("reloaded: %d rules, %d sources", len(ruleset.rules), len(states))
         await self._in(self.delivery_thread, self.dispatcher.report_unrouted, ruleset.rules)
 
-    def _reschedule(self, states: list[FeedState]) -> None:
-        wanted = {f"source:{s.name}": s for s in states}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("source:") and job.id not in wanted:
-                job.remove()
-        for job_id, state in wanted.items():
-            job = self.scheduler.get_job(job_id)
-            if job is None or getattr(job.trigger, "interval", None) != timedelta(seconds=max(1.0, state.interval)):
-                self._schedule_source(state)
+    def _reschedule(self, states: list[FeedState]) -> list[str]:
+        return reschedule(self.scheduler, states, self._job(self.poll_source))
+
+    async def watch_subscriptions(self) -> None:
+        """Feeds added or removed in the database (`watcher feeds add|remove`) are polled, or not, from now."""
+        changes = self._reschedule(await self._in(self.db_thread, all_feeds, self.store))
+        if changes:
+            log.info("subscriptions changed: %s", ", ".join(changes))
 
     async def _refuse(self, what: str, problems: list[str]) -> None:
         self.metrics.counters["reload_failures"] += 1
