@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from tests.conftest import ROOT, write
 from watcher.cli import main
+from watcher.store.sqlite import Store
 
 RULES = """
 rules:
@@ -219,3 +220,34 @@ def test_read_only_commands_never_create_a_database(tmp_path: Path, monkeypatch,
         f"error: no database at {tmp_path / 'watcher.db'}: run backfill or poll first, or pass --config"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_file_is_one_item_however_its_path_is_typed(project: Path, monkeypatch) -> None:
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("WATCHER_CONFIG", raising=False)
+    assert cli("backfill", "--config", str(project / "watcher.yaml"))[0] == 0  # the configured seeds: docs
+    code, out = cli("backfill", "--config", str(project / "watcher.yaml"), "docs/")
+    assert code == 0 and "items: 0 new, 3 duplicate" in out
+    code, out = cli("backfill", "--config", str(project / "watcher.yaml"), "./docs/../docs")
+    assert "items: 0 new, 3 duplicate" in out
+    assert db_rows(project / "w.db", "SELECT count(*) FROM items") == [(3,)]
+
+
+def test_relative_document_keys_of_an_older_database_become_absolute(tmp_path: Path) -> None:
+    from watcher.store.migrations import migrations
+
+    db_path = tmp_path / "w.db"
+    store = Store.open(db_path)
+    sid = store.source_id("docs")
+    with store.write() as conn:
+        for key in ("path:docs/a.txt", f"path:{tmp_path}/docs/b.txt", "path:docs/b.txt"):
+            conn.execute(
+                "INSERT INTO items (source_id, key, text_hash, first_seen, updated_at) VALUES (?, ?, 'h', 'x', 'x')",
+                (sid, key),
+            )
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm006_absolute_document_keys'")
+    migrations.apply(store.db)
+    keys = sorted(r[0] for r in store.conn.execute("SELECT key FROM items"))
+    store.close()
+    # a.txt's key is made absolute; b.txt was stored both ways: its relative copy stays as it is.
+    assert keys == [f"path:{tmp_path}/docs/a.txt", f"path:{tmp_path}/docs/b.txt", "path:docs/b.txt"]

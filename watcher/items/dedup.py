@@ -8,6 +8,7 @@ normalized text is identical are copies wherever they come from.
 from __future__ import annotations
 
 import hashlib
+import os
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from watcher.items.model import Item
@@ -73,7 +74,9 @@ def base_key(item: Item) -> str:
     if item.link:
         return f"link:{normalize_link(item.link)}"
     if item.path:
-        return f"path:{item.path}"
+        # However the path was typed (`backfill` reads the configured seed directory, `backfill seeds/` the
+        # same files by a relative path), one file is one item: keyed by its absolute path.
+        return f"path:{os.path.abspath(item.path)}"
     digest = hashlib.sha256(f"{item.title}\x00{item.content}".encode()).hexdigest()
     return f"hash:{digest}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import sqlite_utils
 from sqlite_utils import Migrations
 
@@ -169,3 +171,20 @@ def m005_stories(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID""",
     ):
         db.execute(sql)
+
+
+@migrations()
+def m006_absolute_document_keys(db: sqlite_utils.Database) -> None:
+    # Documents were keyed by their path as typed, so `backfill seeds/` and `backfill` stored the same files
+    # twice. Keys are absolute now; a relative one is taken as relative to the database's directory (where
+    # the Quickstart runs), unless that key is already there (the file's second copy: left as it is).
+    row = db.execute("PRAGMA database_list").fetchone()
+    base = os.path.dirname(row[2]) if row and row[2] else os.getcwd()
+    rows = db.execute(
+        "SELECT id, source_id, key FROM items WHERE key LIKE 'path:%' AND substr(key, 6, 1) != '/'"
+    ).fetchall()
+    for item_id, source_id, key in rows:
+        absolute = "path:" + os.path.abspath(os.path.join(base, key[len("path:") :]))
+        taken = db.execute("SELECT 1 FROM items WHERE source_id = ? AND key = ?", (source_id, absolute)).fetchone()
+        if not taken:
+            db.execute("UPDATE items SET key = ? WHERE id = ?", (absolute, item_id))
