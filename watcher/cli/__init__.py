@@ -5,6 +5,7 @@ The top of the flow: the CLI may import every stage and the orchestration; nothi
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import click
 
 from watcher import __version__
+from watcher.check import check as run_check
 from watcher.config import Config, load_config
 from watcher.daemon.logs import printable, protect_secrets, setup_logging
 from watcher.delivery.outbox import unrouted_tags
@@ -99,6 +101,34 @@ def config_check(config_path: Path | None) -> None:
         f"{source}: ok; database {config.database}, rules {config.rules}, {len(config.seeds)} seed directories, "
         f"{len(config.feeds)} feeds, {len(config.notify)} notify targets"
     )
+
+
+@main.command("check")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, problems, warnings.")
+def check_command(config_path: Path | None, as_json: bool) -> None:
+    """Check everything a daemon needs, offline: configuration, rules and their examples, paths, notify
+    targets and their tags, feeds' addresses, the listen address. Every problem at once; exit 1 on any.
+
+    \b
+    Examples:
+      watcher check
+      watcher check --config /etc/watcher/watcher.yaml --json
+    """
+    result = run_check(config_path)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        for problem in result.problems:
+            say(problem)
+        for warning in result.warnings:
+            say(f"warning: {warning}")
+        if result.ok:
+            say(f"{result.config}: ok; {result.rules} rules, {result.feeds} feeds, {result.targets} notify targets")
+        else:
+            say(_count(len(result.problems), "problem"))
+    if not result.ok:
+        sys.exit(1)
 
 
 def run() -> None:
