@@ -172,3 +172,13 @@ def test_typos_exit_2_with_one_line(tmp_path: Path, monkeypatch) -> None:
     assert done.returncode == 2 and "no alert 999" in done.stderr
     done = watcher("alerts", "list", "--state", "bogus")
     assert done.returncode == 2 and "'bogus' is not one of" in done.stderr
+
+
+def test_rules_check_json(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES + "    examples:\n      match: [nothing relevant]\n")
+    code, out = run("rules", "check", "--json", str(tmp_path / "rules"))
+    record = json.loads(out)
+    assert code == 1 and record["ok"] is False and record["rules"] == 1
+    assert record["example_failures"] and "nothing relevant" in record["example_failures"][0]
+    code, out = run("rules", "check", "--json", str(ROOT / "rules"))
+    assert code == 0 and json.loads(out)["ok"] is True

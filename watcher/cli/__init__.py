@@ -22,7 +22,7 @@ from watcher.rules.load import load_rules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="watcher")
+@click.version_option(__version__, "-V", "--version", prog_name="watcher")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Watch feeds and documents, match them against rules, and send each match once."""
@@ -80,27 +80,31 @@ def config_group() -> None:
 
 @config_group.command("check")
 @config_option
-def config_check(config_path: Path | None) -> None:
-    """Validate the configuration; exit 1 listing every problem."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, problems.")
+def config_check(config_path: Path | None, as_json: bool) -> None:
+    """Validate the configuration; exit 1 listing every problem (`watcher check` checks more)."""
     try:
         config = _config(config_path)
+        # Every rule tag must reach a target: an alert whose tags no target carries goes nowhere.
+        rules = load_rules(config.rules).rules if config.rules.exists() else []
+        problems = unrouted_tags(rules, config.notify)
     except ConfigError as e:
-        for problem in e.problems:
-            say(str(problem))
-        say(f"{_count(len(e.problems), 'problem')}")
+        config, problems = None, [str(p) for p in e.problems]
+    if as_json:
+        click.echo(json.dumps({"ok": not problems, "problems": problems}, ensure_ascii=False))
+    else:
+        for problem in problems:
+            say(problem)
+        if problems:
+            say(f"{_count(len(problems), 'problem')}")
+        elif config is not None:
+            source = config.path or "built-in defaults"
+            say(
+                f"{source}: ok; database {config.database}, rules {config.rules}, "
+                f"{len(config.seeds)} seed directories, {len(config.feeds)} feeds, {len(config.notify)} notify targets"
+            )
+    if problems:
         sys.exit(1)
-    # Every rule tag must reach a target: an alert whose tags no target carries goes nowhere.
-    unrouted = unrouted_tags(load_rules(config.rules).rules, config.notify) if config.rules.exists() else []
-    for line in unrouted:
-        say(line)
-    if unrouted:
-        say(f"{_count(len(unrouted), 'problem')}")
-        sys.exit(1)
-    source = config.path or "built-in defaults"
-    say(
-        f"{source}: ok; database {config.database}, rules {config.rules}, {len(config.seeds)} seed directories, "
-        f"{len(config.feeds)} feeds, {len(config.notify)} notify targets"
-    )
 
 
 @main.command("check")

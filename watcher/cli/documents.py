@@ -204,19 +204,35 @@ def rules() -> None:
 
 @rules.command("check")
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: counts, problems, example failures.")
 @click.argument("rules_dir", required=False, type=click.Path(path_type=Path))
-def rules_check(config_path: Path | None, rules_dir: Path | None) -> None:
+def rules_check(config_path: Path | None, as_json: bool, rules_dir: Path | None) -> None:
     """Validate the rules (RULES_DIR, else the configuration's) and run every rule's examples; exit 1 on any
     problem."""
     ruleset = load_rules(rules_path(rules_dir, config_path))
+    report = check_examples(ruleset, Engine(ruleset))
+    problems = len(ruleset.problems) + len(report.failures)
+    if as_json:
+        record = {
+            "ok": not problems,
+            "rules": report.rules,
+            "entities": report.entities,
+            "files": report.files,
+            "problems": [str(p) for p in ruleset.problems],
+            "rejected_files": ruleset.rejected_files,
+            "examples_passed": report.passed,
+            "example_failures": report.failures,
+        }
+        click.echo(json.dumps(record, ensure_ascii=False))
+        if problems:
+            sys.exit(1)
+        return
     for problem in ruleset.problems:
         say(str(problem))
     for rejected in ruleset.rejected_files:
         say(f"rejected: {rejected}")
-    report = check_examples(ruleset, Engine(ruleset))
     for failure in report.failures:
         say(failure)
-    problems = len(ruleset.problems) + len(report.failures)
     say(
         f"{report.rules} rules, {report.entities} entities in {report.files} files; "
         f"examples: {report.passed} passed, {len(report.failures)} failed; "
