@@ -30,7 +30,10 @@ def test_match_prints_one_line_per_hit(tmp_path: Path) -> None:
     write(tmp_path / "docs" / "b.txt", "Nothing\n\nat all\n")
     code, out = run("match", "--rules", str(tmp_path / "rules"), str(tmp_path / "docs"))
     assert code == 0
-    assert out.splitlines() == [f"{tmp_path / 'docs' / 'a.txt'}: nk-arms [high] 'Pyongyang arms' (Pyongyang, arms)"]
+    assert out.splitlines() == [
+        f'{tmp_path / "docs" / "a.txt"}: nk-arms [high] "Pyongyang arms" (Pyongyang, arms)',
+        "1 of 2 documents matched",
+    ]
 
 
 def test_match_json_lines_for_feed_entries(tmp_path: Path) -> None:
@@ -182,3 +185,14 @@ def test_rules_check_json(tmp_path: Path) -> None:
     assert record["example_failures"] and "nothing relevant" in record["example_failures"][0]
     code, out = run("rules", "check", "--json", str(ROOT / "rules"))
     assert code == 0 and json.loads(out)["ok"] is True
+
+
+def test_match_explain_json_and_the_closing_count(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    write(tmp_path / "docs" / "b.txt", "Nothing\n\nat all\n")
+    code, out = run("match", "--rules", str(tmp_path / "rules"), str(tmp_path / "docs"))
+    assert code == 0 and out.splitlines() == ["no rule matched 1 document"]
+    code, out = run("match", "--json", "--explain", "--rules", str(tmp_path / "rules"), str(tmp_path / "docs"))
+    [record] = [json.loads(line) for line in out.splitlines()]
+    assert record["rule"] == "nk-arms" and record["matched"] is False
+    assert record["conditions"][0].startswith("\u2717 all of")

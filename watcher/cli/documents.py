@@ -13,6 +13,7 @@ import click
 from watcher.backfill import BackfillOptions, backfill, open_existing_store, summary
 from watcher.cli import _config, _count, config_option, existing_paths, main, rules_option, rules_path, say
 from watcher.errors import WatcherError
+from watcher.items.model import Item
 from watcher.pipeline import Stats
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
@@ -46,22 +47,43 @@ def match(
         say(f"error: invalid rules in {rules_dir} ({_count(len(ruleset.problems), 'problem')})", err=True)
         sys.exit(2)
     engine = Engine(ruleset)
+    documents = matched = 0
     with ParsePool() as pool:
         for result in read_paths(paths, reader=pool.read, ahead=pool.workers):
             if isinstance(result, Skipped):
                 continue
+            documents += 1
             if explain:
-                say(f"== {item_label(result)}: {' '.join(result.title.split())!r}")
-                for rule, matched, lines in engine.explain(result, everything=True):
-                    say(f"{rule.id}: {'MATCH' if matched else 'no match'}")
-                    for line in lines:
-                        say(line)
+                _explain(engine, result, as_json)
                 continue
-            for hit in engine.match(result):
+            hits = engine.match(result)
+            matched += bool(hits)
+            for hit in hits:
                 if as_json:
                     click.echo(json.dumps(match_record(result, hit), ensure_ascii=False))
                 else:
                     say(match_line(result, hit))
+    if not as_json and not explain:
+        if matched:
+            say(f"{matched} of {_count(documents, 'document')} matched", err=True)
+        else:
+            say(f"no rule matched {_count(documents, 'document')}", err=True)
+
+
+def _explain(engine: Engine, item: Item, as_json: bool) -> None:
+    """Each rule's verdict on an item, with the state of its conditions: lines, or one JSON object a rule."""
+    title = " ".join(item.title.split())
+    if not as_json:
+        say(f'== {item_label(item)}: "{title}"')
+    for rule, matched, lines in engine.explain(item, everything=True):
+        if as_json:
+            record: dict[str, object] = {"path": item.path, "guid": item.guid, "title": item.title, "rule": rule.id}
+            record |= {"matched": matched, "conditions": [line.strip() for line in lines]}
+            click.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        say(f"{rule.id}: {'MATCH' if matched else 'no match'}")
+        for line in lines:
+            say(line)
 
 
 @main.command("backfill")

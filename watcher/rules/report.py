@@ -40,7 +40,8 @@ def match_line(item: Item, match: Match) -> str:
         if e.matched not in found:
             found.append(e.matched)
     title = " ".join(item.title.split())
-    return f"{item_label(item)}: {match.rule.id} [{match.rule.severity}] {title!r} ({', '.join(found)})"
+    rule = match.rule
+    return f'{item_label(item)}: {rule.id} [{rule.severity}] "{title}" ({", ".join(found)})'
 
 
 @dataclass
