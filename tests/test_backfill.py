@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -251,3 +252,10 @@ def test_relative_document_keys_of_an_older_database_become_absolute(tmp_path: P
     store.close()
     # a.txt's key is made absolute; b.txt was stored both ways: its relative copy stays as it is.
     assert keys == [f"path:{tmp_path}/docs/a.txt", f"path:{tmp_path}/docs/b.txt", "path:docs/b.txt"]
+
+
+def test_backfill_json(project: Path) -> None:
+    code, out = cli("backfill", "--json", "--config", str(project / "watcher.yaml"))
+    record = json.loads(out)
+    assert code == 0 and (record["new"], record["alerts"], record["hits"]) == (3, 2, {"shells": 1, "drones": 1})
+    assert record["database"] == str(project / "w.db") and record["delivery"] is None

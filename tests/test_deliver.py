@@ -299,8 +299,10 @@ def test_deliver_exits_1_while_deliveries_are_given_up(tmp_path: Path) -> None:
         assert backfilled.exit_code == 0, backfilled.output
         assert "1 given up" in backfilled.output
         result = runner.invoke(main, ["deliver", "--config", str(cfg)])
+        as_json = runner.invoke(main, ["deliver", "--json", "--config", str(cfg)])
     assert result.exit_code == 1
     assert "1 delivery given up in all: watcher alerts resend --dead retries" in result.output
+    assert as_json.exit_code == 1 and json.loads(as_json.output) == {"sent": 0, "failed": 0, "dead": 0, "given_up": 1}
 
 
 UNROUTED_RULES = """

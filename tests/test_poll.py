@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import sqlite3
 import sys
@@ -372,3 +373,12 @@ def test_poll_once_says_what_a_first_poll_recorded_without_sending(tmp_path: Pat
         out = CliRunner().invoke(main, ["poll", "--once", "--config", str(cfg)]).output
         assert "1 new items, 0 alerts, 1 recorded, not sent (first poll of a source: watcher alerts send)" in out
         assert hook.messages() == []
+
+
+def test_poll_once_json(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        cfg = setup(tmp_path, [("news", srv.static("/rss", rss(("1", "artillery shells"))))])
+        result = CliRunner().invoke(main, ["poll", "--once", "--json", "--config", str(cfg)])
+    record = json.loads(result.output)
+    assert result.exit_code == 0 and (record["ok"], record["failed"], record["new"], record["recorded"]) == (1, 0, 1, 1)
+    assert record["sources"][0]["name"] == "news" and record["sources"][0]["status"] == "ok"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from watcher.config import Config
 from watcher.delivery.deliver import DeliveryStats, Dispatcher, enqueue_alerts
@@ -90,6 +91,29 @@ def _since_filter(since: datetime) -> Callable[[Item], str | None]:
         return "older than --since" if when is not None and when < since else None
 
     return keep
+
+
+def summary_record(result: BackfillResult, options: BackfillOptions, config: Config) -> dict[str, Any]:
+    """The closing summary of a backfill as one JSON-ready object."""
+    stats = result.stats
+    delivery = result.delivery
+    return {
+        "database": None if options.dry_run else str(config.database),
+        "dry_run": options.dry_run,
+        "notify": options.notify,
+        "read": stats.read,
+        "skipped": dict(stats.skipped),
+        "new": stats.new,
+        "duplicate": stats.duplicate,
+        "copies": stats.copies,
+        "updated": stats.updated,
+        "alerts": stats.alerts,
+        "hits": dict(stats.hits),
+        "story_copies": sum(stats.story_copies.values()),
+        "delivery": None
+        if delivery is None
+        else {"sent": delivery.sent, "failed": delivery.failed, "dead": delivery.dead},
+    }
 
 
 def summary(result: BackfillResult, options: BackfillOptions) -> list[str]:

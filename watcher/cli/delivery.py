@@ -110,7 +110,8 @@ def alerts_send(config_path: Path | None, every: bool, alert_ids: tuple[int, ...
 
 @main.command("deliver")
 @config_option
-def deliver_command(config_path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: sent, failed, dead, given_up.")
+def deliver_command(config_path: Path | None, as_json: bool) -> None:
     """Send every due alert delivery once, then exit (for cron, and after a crash).
 
     Exits 1 when a delivery failed or has been given up (`watcher alerts resend --dead` retries those)."""
@@ -118,8 +119,12 @@ def deliver_command(config_path: Path | None) -> None:
     with open_store(config) as store:
         stats = Dispatcher(store, config, rules=_rules_by_id(config)).drain()
         dead = store.query("SELECT count(*) AS n FROM outbox WHERE state = 'dead'")[0]["n"]
-    say(str(stats))
-    if dead:
+    if as_json:
+        record = {"sent": stats.sent, "failed": stats.failed, "dead": stats.dead, "given_up": dead}
+        click.echo(json.dumps(record))
+    else:
+        say(str(stats))
+    if dead and not as_json:
         say(f"{dead} {'delivery' if dead == 1 else 'deliveries'} given up in all: watcher alerts resend --dead retries")
     if stats.failed or dead:
         sys.exit(1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from watcher.backfill import BackfillOptions, backfill, open_existing_store, summary
+from watcher.backfill import BackfillOptions, backfill, open_existing_store, summary, summary_record
 from watcher.cli import _config, _count, config_option, existing_paths, main, rules_option, rules_path, say
 from watcher.errors import WatcherError
 from watcher.items.model import Item
@@ -91,11 +91,19 @@ def _explain(engine: Engine, item: Item, as_json: bool) -> None:
 @click.option("--notify", is_flag=True, help="Send the alerts found (default: record them as not to be sent).")
 @click.option("--dry-run", is_flag=True, help="Run everything against a copy in memory: write nothing.")
 @click.option("--since", help="Only items published on or after this date (ISO 8601; files: their mtime).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with the counts, instead of the summary.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def backfill_command(
-    config_path: Path | None, notify: bool, dry_run: bool, since: str | None, paths: tuple[Path, ...]
+    config_path: Path | None, notify: bool, dry_run: bool, since: str | None, as_json: bool, paths: tuple[Path, ...]
 ) -> None:
-    """Replay files and directories (default: the configured seed directories) through the pipeline."""
+    """Replay files and directories (default: the configured seed directories) through the pipeline.
+
+    \b
+    Examples:
+      watcher backfill seeds/
+      watcher backfill --notify --since 2026-11-01 /srv/archive
+      watcher backfill --dry-run --json docs/
+    """
     config = _config(config_path)
     since_date = parse_date(since) if since else None
     if since and since_date is None:
@@ -103,7 +111,10 @@ def backfill_command(
     targets = list(paths) or [seed.path for seed in config.seeds]
     existing_paths(targets)
     options = BackfillOptions(targets, notify=notify, dry_run=dry_run, since=since_date)
-    result = backfill(config, options, progress=_progress())
+    result = backfill(config, options, progress=None if as_json else _progress())
+    if as_json:
+        click.echo(json.dumps(summary_record(result, options, config), ensure_ascii=False))
+        return
     if sys.stderr.isatty():
         say("", err=True)
     for line in summary(result, options):

@@ -23,7 +23,8 @@ from watcher.store.feeds import add_feed, all_feeds, remove_feed, subscribe_all,
 @config_option
 @click.option("--once", is_flag=True, required=True, help="Poll every feed and seed directory once, then exit.")
 @click.option("--force", is_flag=True, help="Poll feeds that are backing off (failures, Retry-After) too.")
-def poll_command(config_path: Path | None, once: bool, force: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: each source's result and the totals.")
+def poll_command(config_path: Path | None, once: bool, force: bool, as_json: bool) -> None:
     """Poll every feed and seed directory once, store, evaluate, deliver and exit.
 
     A feed that is backing off after failures or a Retry-After is left until its time (--force polls it).
@@ -38,6 +39,21 @@ def poll_command(config_path: Path | None, once: bool, force: bool) -> None:
     deferred = [r for r in results if r.status == "deferred"]
     ok = [r for r in results if r.ok and r.status != "deferred"]
     failed = [r for r in results if not r.ok]
+    if as_json:
+        fields = ("name", "url", "ok", "status", "new", "alerts", "recorded", "error")
+        record = {
+            "sources": [{f: getattr(r, f) for f in fields} for r in results],
+            "ok": len(ok),
+            "failed": len(failed),
+            "deferred": len(deferred),
+            "new": sum(r.new for r in results),
+            "alerts": sum(r.alerts - r.recorded for r in results),
+            "recorded": sum(r.recorded for r in results),
+        }
+        click.echo(json.dumps(record, ensure_ascii=False))
+        if failed:
+            sys.exit(1)
+        return
     for r in deferred:
         say(f"deferred: {r.name} ({r.url}): {r.error} (--force polls it now)")
     for r in failed:
