@@ -188,3 +188,39 @@ def m006_absolute_document_keys(db: sqlite_utils.Database) -> None:
         taken = db.execute("SELECT 1 FROM items WHERE source_id = ? AND key = ?", (source_id, absolute)).fetchone()
         if not taken:
             db.execute("UPDATE items SET key = ? WHERE id = ?", (absolute, item_id))
+
+
+@migrations()
+def m007_a_dataset(db: sqlite_utils.Database) -> None:
+    # The database as a dataset that the sqlite-utils CLI and datasette read as is: the full-text table
+    # declared as sqlite-utils declares it (content="items"), so that `sqlite-utils search` and datasette's
+    # search box find it (the index is filled again, copies left out as before); sources that are feeds or
+    # seed directories say so; and views for the common questions.
+    db.execute("DROP TABLE items_fts")
+    db.execute(
+        'CREATE VIRTUAL TABLE items_fts USING fts5(title, summary, content, content="items", content_rowid="id")'
+    )
+    db.execute(
+        "INSERT INTO items_fts (rowid, title, summary, content) "
+        "SELECT id, title, summary, content FROM items WHERE duplicate_of IS NULL"
+    )
+    db.execute(
+        "UPDATE sources SET kind = (SELECT kind FROM feeds WHERE feeds.name = sources.name), "
+        "url = (SELECT url FROM feeds WHERE feeds.name = sources.name) "
+        "WHERE EXISTS (SELECT 1 FROM feeds WHERE feeds.name = sources.name)"
+    )
+    db.execute(
+        """CREATE VIEW alerts_detail AS
+        SELECT alerts.id, alerts.created_at, alerts.rule_id AS rule, alerts.rule_title, alerts.severity,
+               alerts.state, sources.name AS source, items.title, items.link, items.path, items.published,
+               items.story_id AS story, alerts.item_id
+        FROM alerts JOIN items ON items.id = alerts.item_id JOIN sources ON sources.id = items.source_id"""
+    )
+    db.execute(
+        """CREATE VIEW feed_health AS
+        SELECT name, kind, url, CASE WHEN disabled_reason IS NOT NULL THEN 'disabled'
+               WHEN failures >= 3 THEN 'broken' WHEN failures > 0 THEN 'failing'
+               WHEN last_success_at IS NOT NULL THEN 'ok' ELSE 'new' END AS health,
+               failures, last_success_at, last_poll_at, next_poll_at, last_error, items_seen
+        FROM feeds"""
+    )

@@ -150,6 +150,10 @@ class Store:
         if sid is None:
             row = self.conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
             if row is None:
+                # A subscribed feed or seed directory says what it is and where (for datasette and its kin).
+                feed = self.conn.execute("SELECT kind, url FROM feeds WHERE name = ?", (name,)).fetchone()
+                if feed is not None:
+                    kind, url = feed
                 cur = self.conn.execute(
                     "INSERT INTO sources (name, kind, url, created_at) VALUES (?, ?, ?, ?)",
                     (name, kind, url, now_iso()),
