@@ -81,7 +81,9 @@ def test_backfill_notify_sends_each_alert_to_its_routed_targets(tmp_path: Path) 
         ]
         assert [m["title"] for m in everyone.messages()] == ["[MEDIUM] Drones seen: Drones"]
         body = next(m["message"] for m in analysts.messages() if "Shells" in m["title"])
-        assert "**Artillery shells**" in body and "Alert id: " in body and "Source: docs" in body
+        # json:// receivers get plain text: no Markdown emphasis, no escapes.
+        assert body.startswith("Shells\n") and "Alert id: " in body and "Source: docs" in body
+        assert "- \"artillery shells\": Artillery shells arrived" in body and "**" not in body
         # A rerun sends nothing more.
         again = backfill(load_config(cfg, env={}), BackfillOptions([tmp_path / "docs"], notify=True))
         assert again.delivery is not None and again.delivery.sent == 0
@@ -105,7 +107,7 @@ def test_partial_failure_retries_only_the_failed_target(tmp_path: Path) -> None:
         # Each target's copy carries its own delivery key (the receiver's idempotency key); the rest is the same.
         text, key = good["message"].rsplit("\nAlert id: ", 1)
         retried_text, retried_key = retried["message"].rsplit("\nAlert id: ", 1)
-        assert "**drones** over the port" in text and text == retried_text and key != retried_key
+        assert "drones over the port" in text and text == retried_text and key != retried_key
         rows = store.query("SELECT state, attempts FROM outbox ORDER BY id")
         assert rows == [{"state": "sent", "attempts": 1}, {"state": "sent", "attempts": 2}]
         store.close()
@@ -405,3 +407,14 @@ def test_alerts_send_releases_what_was_recorded_without_being_sent(tmp_path: Pat
         rest = runner.invoke(main, ["alerts", "send", "--suppressed", "--config", str(cfg)])
         assert rest.exit_code == 0 and "1 alert released" in rest.output
         assert len(hook.messages()) == 2
+
+
+def test_json_bodies_carry_no_markdown_escapes(tmp_path: Path) -> None:
+    rules = "rules:\n  - id: north_korea_arms\n    title: north_korea *arms*\n    match: [drones]\n"
+    with receiver() as hook:
+        cfg = project(tmp_path, f"notify:\n  - url: {hook.url}\n", rules=rules)
+        doc(tmp_path, "a.txt", "Drones_over *the* port\n\nDrones over the port.\n")
+        backfill(load_config(cfg, env={}), BackfillOptions([tmp_path / "docs"], notify=True))
+        [message] = hook.messages()
+    assert "Rule: north_korea *arms* (north_korea_arms, medium)" in message["message"]
+    assert message["message"].startswith("Drones_over *the* port\n") and "\\" not in message["message"]

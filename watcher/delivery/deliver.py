@@ -101,8 +101,9 @@ class Dispatcher:
         rule = self.rules.get(rows[0]["rule_id"])
         templates = [t for t in (rule.template if rule else None, self._templates.get(target)) if t is not None]
         note = _group_note(rows[0].get("group_key"), len(rows))
-        title, body = self.renderer.render(alerts, templates=templates, note=note)
-        result = self.notifier.send(target, title, body)
+        markdown = self.notifier.markdown(target)
+        title, body = self.renderer.render(alerts, templates=templates, note=note, markdown=markdown)
+        result = self.notifier.send(target, title, body, markdown=markdown)
         now = self.clock()
         ids = [r["id"] for r in rows]
         if result.ok:

@@ -28,7 +28,7 @@ _SCHEMES = re.compile(r"(?i)\b(javascript|vbscript|data)(\s*):")
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>~|#])")
 
 DEFAULT_TITLE = "[{{ severity | upper }}] {{ rule.title }}: {{ item.title }}"
-DEFAULT_BODY = """**{{ item.title }}**
+DEFAULT_BODY = """{% if markdown %}**{{ item.title }}**{% else %}{{ item.title }}{% endif %}
 {% if item.link %}{{ item.link }}
 {% endif %}Source: {{ item.source }}{% if item.published %} · published {{ item.published }}{% endif %}
 Rule: {{ rule.title }} ({{ rule.id }}, {{ severity }})
@@ -135,6 +135,7 @@ class Renderer:
     ) -> tuple[str, str]:
         """(title, body) for the first alert, with the others of a group listed after it."""
         context = alert_context(alerts[0], markdown=markdown)
+        context["markdown"] = markdown
         others = [alert_context(a, markdown=markdown)["item"] for a in alerts[1:]]
         context["others"] = others[:MAX_GROUP_LINES]
         context["more"] = max(0, len(others) - MAX_GROUP_LINES)

@@ -83,6 +83,13 @@ class Notifier:
         self.timeout = timeout
         self._apprise: dict[str, Any] = {}
 
+    def markdown(self, key: str) -> bool:
+        """Whether a target's messages are written in Markdown: not for the generic webhooks (json://, xml://,
+        form://), whose receivers get the text as it is, without escapes or emphasis."""
+        target = self.targets.get(key)
+        scheme = target.url.split("://", 1)[0].lower() if target else ""
+        return scheme not in _RAW_WEBHOOKS
+
     def label(self, key: str) -> str:
         target = self.targets.get(key)
         return key if target is None or target.name is None else f"{key} ({redact(target.url)})"
@@ -117,6 +124,9 @@ class Notifier:
         if result:
             return SendResult(True)
         return SendResult(False, scrub(_failure_text(result), target.url))
+
+
+_RAW_WEBHOOKS = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
 
 
 def _failure_text(result: Any) -> str:
