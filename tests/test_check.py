@@ -62,7 +62,7 @@ def test_check_passes_a_sound_setup_and_reports_an_invalid_config(tmp_path: Path
         "notify:\n  - {url: 'json://127.0.0.1:9/hook', tags: [analysts]}\n",
     )
     code, out = run("check", "--config", str(cfg))
-    assert (code, out) == (0, f"{cfg}: ok; 1 rules, 0 feeds, 1 notify targets\n")
+    assert (code, out) == (0, f"{cfg}: ok; 1 rule, 0 feeds, 1 notify target\n")
     write(cfg, "database: w.db\nfeeds: nope\n")
     code, out = run("check", "--config", str(cfg))
     assert code == 1 and "watcher.yaml:2 feeds: must be a list" in out

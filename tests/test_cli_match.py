@@ -141,7 +141,7 @@ def test_rules_check_and_match_read_the_rules_path_from_the_configuration(tmp_pa
     monkeypatch.setenv("WATCHER_CONFIG", str(project / "watcher.yaml"))
     code, out = run("rules", "check")
     assert code == 0, out
-    assert out.startswith("1 rules, 1 entities in 1 files")
+    assert out.startswith("1 rule, 1 entity in 1 file")
     code, out = run("match", str(tmp_path / "doc.txt"))
     assert code == 0 and "nk-arms" in out
     monkeypatch.delenv("WATCHER_CONFIG")

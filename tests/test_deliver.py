@@ -156,7 +156,7 @@ def test_dead_after_max_attempts_tells_ops_once_and_resend_retries(tmp_path: Pat
         broken.fail = 0
         result = CliRunner().invoke(main, ["alerts", "resend", "--dead", "--config", str(cfg)])
         assert result.exit_code == 0, result.output
-        assert "1 deliveries due again" in result.output
+        assert "1 delivery due again" in result.output
         assert len(broken.messages()) == 1
         store.close()
 

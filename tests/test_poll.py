@@ -362,7 +362,7 @@ def test_a_missing_seed_directory_is_a_failing_source_with_its_reason(tmp_path: 
     assert "inbox  [failing]" in listed.output and "last error: no such directory" in listed.output
     write(tmp_path / "inbox" / "a.txt", "Shells\n\nArtillery shells by rail.\n")
     polled = runner.invoke(main, ["poll", "--once", "--force", "--config", str(cfg)])
-    assert polled.exit_code == 0 and "1 new items" in polled.output
+    assert polled.exit_code == 0 and "1 new item," in polled.output
     assert "inbox  [ok]" in runner.invoke(main, ["feeds", "list", "--config", str(cfg)]).output
 
 
@@ -371,7 +371,7 @@ def test_poll_once_says_what_a_first_poll_recorded_without_sending(tmp_path: Pat
         url = srv.static("/rss", rss(("1", "artillery shells")))
         cfg = setup(tmp_path, [("news", url)], notify=f"notify:\n  - url: {hook.url}\n")
         out = CliRunner().invoke(main, ["poll", "--once", "--config", str(cfg)]).output
-        assert "1 new items, 0 alerts, 1 recorded, not sent (first poll of a source: watcher alerts send)" in out
+        assert "1 new item, 0 alerts, 1 recorded, not sent (first poll of a source: watcher alerts send)" in out
         assert hook.messages() == []
 
 

@@ -35,7 +35,11 @@ def say(message: str = "", *, err: bool = False) -> None:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """`n` and the noun, in the plural unless n is 1 ("entity" becomes "entities", "copy" "copies")."""
+    if n == 1:
+        return f"{n} {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{n} {plural}"
 
 
 def _config(path: Path | None) -> Config:
@@ -128,7 +132,10 @@ def check_command(config_path: Path | None, as_json: bool) -> None:
         for warning in result.warnings:
             say(f"warning: {warning}")
         if result.ok:
-            say(f"{result.config}: ok; {result.rules} rules, {result.feeds} feeds, {result.targets} notify targets")
+            say(
+                f"{result.config}: ok; {_count(result.rules, 'rule')}, {_count(result.feeds, 'feed')}, "
+                f"{_count(result.targets, 'notify target')}"
+            )
         else:
             say(_count(len(result.problems), "problem"))
     if not result.ok:

@@ -79,7 +79,7 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
         if alert_id is not None and not store.query("SELECT 1 FROM alerts WHERE id = ?", (alert_id,)):
             raise NotFound(f"no alert {alert_id} in {config.database} (watcher alerts list shows them)")
         n = Outbox(config.notify).resend(store, alert_id, dead_only=dead_only, include_sent=all_targets, now=utcnow())
-        say(f"{n} deliveries due again")
+        say(f"{n} {'delivery' if n == 1 else 'deliveries'} due again")
         say(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
 
 

@@ -267,7 +267,7 @@ def rules_check(config_path: Path | None, as_json: bool, rules_dir: Path | None)
     for failure in report.failures:
         say(failure)
     say(
-        f"{report.rules} rules, {report.entities} entities in {report.files} files; "
+        f"{_count(report.rules, 'rule')}, {_count(report.entities, 'entity')} in {_count(report.files, 'file')}; "
         f"examples: {report.passed} passed, {len(report.failures)} failed; "
         f"{_count(len(ruleset.problems), 'problem')}"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from watcher.backfill import load_engine, open_existing_store, open_store
-from watcher.cli import _config, config_option, main, say
+from watcher.cli import _config, _count, config_option, main, say
 from watcher.config.durations import parse_duration
 from watcher.daemon.schedule import SUBSCRIPTION_CHECK
 from watcher.poll import poll_once
@@ -57,12 +57,14 @@ def poll_command(config_path: Path | None, once: bool, force: bool, as_json: boo
     for r in deferred:
         say(f"deferred: {r.name} ({r.url}): {r.error} (--force polls it now)")
     for r in failed:
-        say(f"failed: {r.name} ({r.url}): {r.error}")
+        # The error often begins with the URL already: name it once.
+        say(f"failed: {r.name} ({r.url}): {r.error.removeprefix(r.url + ': ')}")
     recorded = sum(r.recorded for r in results)
     say(
-        f"polled {len(ok) + len(failed)} sources: {len(ok)} ok, {len(failed)} failed"
+        f"polled {_count(len(ok) + len(failed), 'source')}: {len(ok)} ok, {len(failed)} failed"
         + (f", {len(deferred)} deferred" if deferred else "")
-        + f"; {sum(r.new for r in results)} new items, {sum(r.alerts for r in results) - recorded} alerts"
+        + f"; {_count(sum(r.new for r in results), 'new item')}, "
+        + _count(sum(r.alerts for r in results) - recorded, "alert")
         + (f", {recorded} recorded, not sent (first poll of a source: watcher alerts send)" if recorded else "")
     )
     if failed:
