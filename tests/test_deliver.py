@@ -83,7 +83,7 @@ def test_backfill_notify_sends_each_alert_to_its_routed_targets(tmp_path: Path) 
         body = next(m["message"] for m in analysts.messages() if "Shells" in m["title"])
         # json:// receivers get plain text: no Markdown emphasis, no escapes.
         assert body.startswith("Shells\n") and "Alert id: " in body and "Source: docs" in body
-        assert "- \"artillery shells\": Artillery shells arrived" in body and "**" not in body
+        assert '- "artillery shells": Artillery shells arrived' in body and "**" not in body
         # A rerun sends nothing more.
         again = backfill(load_config(cfg, env={}), BackfillOptions([tmp_path / "docs"], notify=True))
         assert again.delivery is not None and again.delivery.sent == 0

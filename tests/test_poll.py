@@ -4,6 +4,7 @@ import gzip
 import json
 import re
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -382,3 +383,17 @@ def test_poll_once_json(tmp_path: Path) -> None:
     record = json.loads(result.output)
     assert result.exit_code == 0 and (record["ok"], record["failed"], record["new"], record["recorded"]) == (1, 0, 1, 1)
     assert record["sources"][0]["name"] == "news" and record["sources"][0]["status"] == "ok"
+
+
+def test_poll_once_says_each_failure_once(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", RULES)
+    cfg = write(tmp_path / "watcher.yaml", "database: w.db\nrules: rules\nseeds: [inbox]\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "watcher", "poll", "--once", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout.count("no such directory") == 1 and "no such directory" not in done.stderr

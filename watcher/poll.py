@@ -36,6 +36,7 @@ from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
 from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 
 log = logging.getLogger(__name__)
+FEED_FAILURE = "feed_failure"  # set on the log record of a failed poll
 
 MAX_BACKOFF = 6 * 3600.0
 # Documents of a seed directory stored per step: the store's thread is free again between steps.
@@ -284,7 +285,14 @@ class Poller:
             broken_reported=reported,
             next_poll_at=iso(now + timedelta(seconds=delay)),
         )
-        log.log(logging.ERROR if permanent else logging.WARNING, "feed %s: %s", state.name, error)
+        # Marked, so that a command that prints each failed feed itself can leave this line out.
+        log.log(
+            logging.ERROR if permanent else logging.WARNING,
+            "feed %s: %s",
+            state.name,
+            error,
+            extra={FEED_FAILURE: True},
+        )
         return PollResult(state.name, state.fetch_url, False, "error", error=error)
 
     def _jitter(self, seconds: float) -> float:

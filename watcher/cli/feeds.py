@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +14,7 @@ from watcher.backfill import load_engine, open_existing_store, open_store
 from watcher.cli import _config, _count, config_option, main, say
 from watcher.config.durations import parse_duration
 from watcher.daemon.schedule import SUBSCRIPTION_CHECK
-from watcher.poll import poll_once
+from watcher.poll import FEED_FAILURE, poll_once
 from watcher.sources.opml import read_opml, write_opml
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import add_feed, all_feeds, remove_feed, subscribe_all, sync
@@ -32,10 +33,18 @@ def poll_command(config_path: Path | None, once: bool, force: bool, as_json: boo
     """
     config = _config(config_path)
     engine = load_engine(config)
-    with open_store(config) as store:
-        sync(store, config)
-        with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
-            results = poll_once(config, store, engine, parse_pool, force=force)
+    # Each failed feed is printed below: its log line would say it a second time, on stderr.
+    poll_log = logging.getLogger("watcher.poll")
+    quiet = logging.Filter()
+    quiet.filter = lambda record: not getattr(record, FEED_FAILURE, False)  # type: ignore[method-assign]
+    poll_log.addFilter(quiet)
+    try:
+        with open_store(config) as store:
+            sync(store, config)
+            with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
+                results = poll_once(config, store, engine, parse_pool, force=force)
+    finally:
+        poll_log.removeFilter(quiet)
     deferred = [r for r in results if r.status == "deferred"]
     ok = [r for r in results if r.ok and r.status != "deferred"]
     failed = [r for r in results if not r.ok]
