@@ -143,4 +143,5 @@ def _failure_text(result: Any) -> str:
     except (AttributeError, TypeError):
         pass
     detail = messages[-1] if messages else "the service did not accept the notification"
-    return f"{status}: {detail}"[:500]
+    # Apprise's own status name ("FAILURE") says nothing the detail does not; keep the others (a throttle).
+    return (detail if status in ("FAILURE", "FAILED") else f"{status.lower()}: {detail}")[:500]
