@@ -259,3 +259,12 @@ def test_backfill_json(project: Path) -> None:
     record = json.loads(out)
     assert code == 0 and (record["new"], record["alerts"], record["hits"]) == (3, 2, {"shells": 1, "drones": 1})
     assert record["database"] == str(project / "w.db") and record["delivery"] is None
+
+
+def test_backfill_ends_with_what_matched_where_it_is_and_what_next(project: Path) -> None:
+    code, out = cli("backfill", "--config", str(project / "watcher.yaml"))
+    assert code == 0
+    lines = out.splitlines()
+    assert any(line.split() == ["shells", "1", str(project / "docs" / "a.txt")] for line in lines), out
+    assert f"database: {project / 'w.db'}" in lines
+    assert f"next: watcher alerts list --config {project / 'watcher.yaml'}" in lines

@@ -136,8 +136,27 @@ def summary(result: BackfillResult, options: BackfillOptions) -> list[str]:
     lines.append(f"alerts: {stats.alerts} {fate}")
     width = max((len(r) for r in stats.hits), default=0)
     for rule_id, n in sorted(stats.hits.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"  {rule_id:<{width}}  {n}")
+        shown = stats.examples.get(rule_id, [])
+        more = f" and {n - len(shown)} more" if n > len(shown) else ""
+        lines.append(f"  {rule_id:<{width}}  {n:>5}  {', '.join(shown)}{more}")
     copies = sum(stats.story_copies.values())
     if copies:
         lines.append(f"later copies of an alerted story: {copies}, recorded with its alert, not sent again")
+    return lines
+
+
+def next_steps(result: BackfillResult, options: BackfillOptions, config: Config, config_arg: str) -> list[str]:
+    """Where the results are and what to run next, as the closing lines of a backfill."""
+    if options.dry_run:
+        return ["next: run it again without --dry-run to keep what it found"]
+    lines = [f"database: {config.database}"]
+    if result.stats.alerts:
+        lines.append(f"next: watcher alerts list{config_arg}")
+        if not options.notify:
+            lines.append(f"      watcher alerts send --suppressed{config_arg}  (to send what was recorded)")
+    lines.append(
+        f"      watcher items search WORDS{config_arg}"
+        if result.stats.alerts
+        else f"next: watcher items search WORDS{config_arg}"
+    )
     return lines

@@ -17,6 +17,7 @@ from watcher.sources.read import Skipped
 from watcher.store.sqlite import COPY, DUPLICATE, NEW, UPDATED, OnAlert, Outcome, Store
 
 BATCH_SIZE = 500
+EXAMPLES_PER_RULE = 3
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Stats:
     hits: Counter[str] = field(default_factory=Counter)
     # Rules whose hit was a later copy of a story they had alerted: recorded with that alert, not sent.
     story_copies: Counter[str] = field(default_factory=Counter)
+    # Per rule, the first few items it alerted for (their path, link or title), to show what matched.
+    examples: dict[str, list[str]] = field(default_factory=dict)
     evaluated: int = 0
     eval_seconds: float = 0.0
 
@@ -50,6 +53,11 @@ class Stats:
             self.copies += 1
         self.hits.update(outcome.alerts)
         self.story_copies.update(outcome.copies)
+        for rule_id in outcome.alerts:
+            shown = self.examples.setdefault(rule_id, [])
+            if len(shown) < EXAMPLES_PER_RULE:
+                item = outcome.item
+                shown.append(item.path or item.link or " ".join(item.title.split()) or item.source)
 
 
 class Pipeline:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from watcher.backfill import BackfillOptions, backfill, open_existing_store, summary, summary_record
+from watcher.backfill import BackfillOptions, backfill, next_steps, open_existing_store, summary, summary_record
 from watcher.cli import _config, _count, config_option, existing_paths, main, rules_option, rules_path, say
 from watcher.errors import WatcherError
 from watcher.items.model import Item
@@ -118,6 +118,8 @@ def backfill_command(
     if sys.stderr.isatty():
         say("", err=True)
     for line in summary(result, options):
+        say(line)
+    for line in next_steps(result, options, config, f" --config {config_path}" if config_path else ""):
         say(line)
 
 
