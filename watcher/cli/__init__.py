@@ -86,7 +86,13 @@ def config_group() -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, problems.")
 def config_check(config_path: Path | None, as_json: bool) -> None:
-    """Validate the configuration; exit 1 listing every problem (`watcher check` checks more)."""
+    """Validate the configuration; exit 1 listing every problem (`watcher check` checks more).
+
+    \b
+    Examples:
+      watcher config check
+      watcher config check --config /etc/watcher/watcher.yaml --json
+    """
     try:
         config = _config(config_path)
         # Every rule tag must reach a target: an alert whose tags no target carries goes nowhere.

@@ -30,6 +30,11 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
     """Run the daemon: poll every source on schedule, deliver alerts, reload rules on change.
 
     SIGHUP reloads; SIGTERM and SIGINT stop gracefully. One daemon per database.
+
+    \b
+    Examples:
+      watcher run
+      watcher run --config /etc/watcher/watcher.yaml --log-format json
     """
     verbose = bool(ctx.parent and ctx.parent.params.get("verbose"))
     setup_logging(verbose=verbose, fmt=log_format)
@@ -42,7 +47,13 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
 def status_command(config_path: Path | None, as_json: bool) -> None:
     """Feeds' health, outbox depth and the last errors, from the database (no daemon needed).
 
-    Exits 1 when a source is failing, broken or disabled, or a delivery was given up."""
+    Exits 1 when a source is failing, broken or disabled, or a delivery was given up.
+
+    \b
+    Examples:
+      watcher status
+      watcher status --json | jq .feeds
+    """
     with open_existing_store(_config(config_path)) as store:
         status = read_status(store)
     if as_json:

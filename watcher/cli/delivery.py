@@ -36,7 +36,13 @@ def alerts() -> None:
 @click.option("--limit", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with per-target deliveries.")
 def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
-    """Recorded alerts, newest first, with their delivery to each target."""
+    """Recorded alerts, newest first, with their delivery to each target.
+
+    \b
+    Examples:
+      watcher alerts list --limit 20
+      watcher alerts list --state failed --json
+    """
     with open_existing_store(_config(config_path)) as store:
         rows = list_alerts(store, state.replace("-", " ") if state else None, limit)
         ids = [r["id"] for r in rows]
@@ -71,7 +77,13 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
 @click.option("--all-targets", is_flag=True, help="With ID: send again even where it was delivered.")
 @click.argument("alert_id", required=False, type=int)
 def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, alert_id: int | None) -> None:
-    """Retry an alert's delivery (ID), or every dead delivery (--dead), now."""
+    """Retry an alert's delivery (ID), or every dead delivery (--dead), now.
+
+    \b
+    Examples:
+      watcher alerts resend 42
+      watcher alerts resend --dead
+    """
     if (alert_id is None) == (not dead_only):
         raise click.UsageError("give an alert ID or --dead")
     config = _config(config_path)
@@ -88,7 +100,13 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
 @click.option("--suppressed", "every", is_flag=True, help="Every alert recorded without being sent.")
 @click.argument("alert_ids", nargs=-1, type=int)
 def alerts_send(config_path: Path | None, every: bool, alert_ids: tuple[int, ...]) -> None:
-    """Send alerts that were recorded without being sent (a feed's first poll, backfill without --notify)."""
+    """Send alerts that were recorded without being sent (a feed's first poll, backfill without --notify).
+
+    \b
+    Examples:
+      watcher alerts send 17 18
+      watcher alerts send --suppressed
+    """
     if bool(alert_ids) == every:
         raise click.UsageError("give alert IDs or --suppressed")
     config = _config(config_path)
@@ -114,7 +132,13 @@ def alerts_send(config_path: Path | None, every: bool, alert_ids: tuple[int, ...
 def deliver_command(config_path: Path | None, as_json: bool) -> None:
     """Send every due alert delivery once, then exit (for cron, and after a crash).
 
-    Exits 1 when a delivery failed or has been given up (`watcher alerts resend --dead` retries those)."""
+    Exits 1 when a delivery failed or has been given up (`watcher alerts resend --dead` retries those).
+
+    \b
+    Examples:
+      watcher deliver
+      watcher deliver --json
+    """
     config = _config(config_path)
     with open_store(config) as store:
         stats = Dispatcher(store, config, rules=_rules_by_id(config)).drain()
@@ -139,7 +163,13 @@ def notify() -> None:
 @config_option
 @click.option("--tag", help="Only the targets with this tag.")
 def notify_test(config_path: Path | None, tag: str | None) -> None:
-    """Send a test message to each target and print each result; exit 1 if any failed."""
+    """Send a test message to each target and print each result; exit 1 if any failed.
+
+    \b
+    Examples:
+      watcher notify test
+      watcher notify test --tag ops
+    """
     config = _config(config_path)
     targets = [t for t in config.notify if tag is None or tag in t.tags]
     if not targets:

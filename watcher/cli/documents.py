@@ -37,6 +37,12 @@ def match(
 
     PATHS are files or directories, read like backfill reads them; a saved feed gives one item per entry.
     Exits 0 whether or not anything matched, 2 when the rules are invalid.
+
+    \b
+    Examples:
+      watcher match seeds/
+      watcher match --rules rules/korea.yaml --explain report.html
+      watcher match --json feed.xml
     """
     existing_paths(paths)
     rules_dir = rules_path(rules_dir, config_path)
@@ -150,7 +156,13 @@ def items() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
 @click.argument("query", nargs=-1, required=True)
 def items_search(config_path: Path | None, limit: int, as_json: bool, query: tuple[str, ...]) -> None:
-    """Full-text search over stored items: every word must occur; "quote" a phrase."""
+    """Full-text search over stored items: every word must occur; "quote" a phrase.
+
+    \b
+    Examples:
+      watcher items search artillery shells
+      watcher items search '"North Korea"' --json
+    """
     with open_existing_store(_config(config_path)) as store:
         for row in search_items(store, " ".join(query), limit):
             if as_json:
@@ -165,7 +177,13 @@ def items_search(config_path: Path | None, limit: int, as_json: bool, query: tup
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.argument("item_id", type=int)
 def items_show(config_path: Path | None, as_json: bool, item_id: int) -> None:
-    """One stored item: its fields, its story and that story's other items, its alerts."""
+    """One stored item: its fields, its story and that story's other items, its alerts.
+
+    \b
+    Examples:
+      watcher items show 1234
+      watcher items show 1234 --json
+    """
     with open_existing_store(_config(config_path)) as store:
         item = item_detail(store, item_id)
     if item is None:
@@ -206,7 +224,13 @@ def stories() -> None:
 @click.option("--min-size", default=1, show_default=True, help="Only stories with at least this many items.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output, with each story's items.")
 def stories_list(config_path: Path | None, since: str | None, limit: int, min_size: int, as_json: bool) -> None:
-    """Stories, most recently seen first: size, sources, first and last seen."""
+    """Stories, most recently seen first: size, sources, first and last seen.
+
+    \b
+    Examples:
+      watcher stories list --min-size 2
+      watcher stories list --since 2026-11-01 --json
+    """
     since_iso = _iso(since) if since else None
     with open_existing_store(_config(config_path)) as store:
         rows = list_stories(store, since_iso, limit, min_size)
@@ -243,7 +267,13 @@ def rules() -> None:
 @click.argument("rules_dir", required=False, type=click.Path(path_type=Path))
 def rules_check(config_path: Path | None, as_json: bool, rules_dir: Path | None) -> None:
     """Validate the rules (RULES_DIR, else the configuration's) and run every rule's examples; exit 1 on any
-    problem."""
+    problem.
+
+    \b
+    Examples:
+      watcher rules check
+      watcher rules check rules/ --json
+    """
     ruleset = load_rules(rules_path(rules_dir, config_path))
     report = check_examples(ruleset, Engine(ruleset))
     problems = len(ruleset.problems) + len(report.failures)

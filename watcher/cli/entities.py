@@ -38,7 +38,13 @@ def entities() -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per entity.")
 def entities_list(rules_dir: Path | None, config_path: Path | None, as_json: bool) -> None:
-    """Every built-in entity, then the entities the rule files define."""
+    """Every built-in entity, then the entities the rule files define.
+
+    \b
+    Examples:
+      watcher entities list
+      watcher entities list --json
+    """
     for entry in list_entities(_ruleset(rules_path(rules_dir, config_path))):
         if as_json:
             say(json.dumps(entry, ensure_ascii=False))
@@ -55,7 +61,13 @@ def entities_list(rules_dir: Path | None, config_path: Path | None, as_json: boo
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.argument("name")
 def entities_show(rules_dir: Path | None, config_path: Path | None, forms: bool, as_json: bool, name: str) -> None:
-    """One entity's aliases, by language for a built-in one (country:KP)."""
+    """One entity's aliases, by language for a built-in one (country:KP).
+
+    \b
+    Examples:
+      watcher entities show country:KP
+      watcher entities show north_korea --forms
+    """
     info = describe_entity(name, _ruleset(rules_path(rules_dir, config_path)))
     if as_json:
         say(json.dumps(info, ensure_ascii=False))

@@ -30,6 +30,11 @@ def poll_command(config_path: Path | None, once: bool, force: bool, as_json: boo
 
     A feed that is backing off after failures or a Retry-After is left until its time (--force polls it).
     Prints one line for each feed that failed, and then exits 1.
+
+    \b
+    Examples:
+      watcher poll --once
+      watcher poll --once --force --json
     """
     config = _config(config_path)
     engine = load_engine(config)
@@ -89,7 +94,13 @@ def feeds() -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
 def feeds_list(config_path: Path | None, as_json: bool) -> None:
-    """Every feed and seed directory with its health."""
+    """Every feed and seed directory with its health.
+
+    \b
+    Examples:
+      watcher feeds list
+      watcher feeds list --json
+    """
     config = _config(config_path)
     with open_existing_store(config) as store:
         sync(store, config)
@@ -110,7 +121,13 @@ def feeds_list(config_path: Path | None, as_json: bool) -> None:
 @click.option("--interval", default="15m", show_default=True, help="How often to poll.")
 @click.argument("url")
 def feeds_add(config_path: Path | None, name: str | None, interval: str, url: str) -> None:
-    """Subscribe to a feed (kept in the database; feeds in watcher.yaml are edited there)."""
+    """Subscribe to a feed (kept in the database; feeds in watcher.yaml are edited there).
+
+    \b
+    Examples:
+      watcher feeds add https://example.org/feed.xml
+      watcher feeds add --name wire --interval 5m https://example.org/wire.rss
+    """
     seconds = _interval(interval)
     with open_store(_config(config_path)) as store:
         added = add_feed(store, url, name, seconds)
@@ -122,7 +139,12 @@ def feeds_add(config_path: Path | None, name: str | None, interval: str, url: st
 @config_option
 @click.argument("name")
 def feeds_remove(config_path: Path | None, name: str) -> None:
-    """Unsubscribe from a feed added with `feeds add` or `feeds import` (its items stay)."""
+    """Unsubscribe from a feed added with `feeds add` or `feeds import` (its items stay).
+
+    \b
+    Examples:
+      watcher feeds remove wire
+    """
     with open_store(_config(config_path)) as store:
         remove_feed(store, name)
         say(f"removed {name}")
@@ -133,7 +155,13 @@ def feeds_remove(config_path: Path | None, name: str) -> None:
 @click.option("--interval", default="15m", show_default=True, help="How often to poll the imported feeds.")
 @click.argument("opml", type=click.Path(path_type=Path))
 def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
-    """Subscribe to every feed of an OPML file."""
+    """Subscribe to every feed of an OPML file.
+
+    \b
+    Examples:
+      watcher feeds import subscriptions.opml
+      watcher feeds import --interval 30m subscriptions.opml
+    """
     seconds = _interval(interval)
     with open_store(_config(config_path)) as store:
         added, skipped = subscribe_all(store, read_opml(opml), seconds)
@@ -145,7 +173,12 @@ def feeds_import(config_path: Path | None, interval: str, opml: Path) -> None:
 @feeds.command("export")
 @config_option
 def feeds_export(config_path: Path | None) -> None:
-    """Print every feed as OPML."""
+    """Print every feed as OPML.
+
+    \b
+    Examples:
+      watcher feeds export > subscriptions.opml
+    """
     config = _config(config_path)
     with open_existing_store(config) as store:
         sync(store, config)
