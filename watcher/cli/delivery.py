@@ -10,8 +10,9 @@ import click
 
 from watcher.backfill import open_existing_store, open_store
 from watcher.cli import _config, config_option, main, say
+from watcher.cli.terminal import STATE_COLOURS, interactive, relative, table
 from watcher.config import Config
-from watcher.delivery.deliver import Dispatcher, send_test_messages, utcnow
+from watcher.delivery.deliver import DeliveryStats, Dispatcher, send_test_messages, utcnow
 from watcher.delivery.notify import Notifier, target_key
 from watcher.delivery.outbox import Outbox, deliveries, release
 from watcher.errors import NotFound
@@ -48,6 +49,24 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
         ids = [r["id"] for r in rows]
         sent = deliveries(store, ids)
         recorded = alert_copies(store, ids)
+        if interactive() and not as_json:
+            cells = [
+                (
+                    r["id"],
+                    relative(r["created_at"]),
+                    r["rule"],
+                    r["severity"],
+                    r["state"],
+                    r["title"] or "",
+                    len(recorded.get(r["id"], [])) or "",
+                    r["link"] or r["path"] or "",
+                )
+                for r in rows
+            ]
+            headers = ("id", "created", "rule", "severity", "state", "title", "copies", "where")
+            for line in table(headers, cells, [STATE_COLOURS.get(r["state"]) for r in rows]):
+                click.echo(line)
+            return
         for row in rows:
             row["deliveries"] = sent.get(row["id"], [])
             row["copies"] = recorded.get(row["id"], [])
@@ -92,7 +111,7 @@ def alerts_resend(config_path: Path | None, dead_only: bool, all_targets: bool, 
             raise NotFound(f"no alert {alert_id} in {config.database} (watcher alerts list shows them)")
         n = Outbox(config.notify).resend(store, alert_id, dead_only=dead_only, include_sent=all_targets, now=utcnow())
         say(f"{n} {'delivery' if n == 1 else 'deliveries'} due again")
-        say(str(Dispatcher(store, config, rules=_rules_by_id(config)).drain()))
+        say(str(_drain(Dispatcher(store, config, rules=_rules_by_id(config)))))
 
 
 @alerts.command("send")
@@ -120,7 +139,7 @@ def alerts_send(config_path: Path | None, every: bool, alert_ids: tuple[int, ...
         rules = _rules_by_id(config)
         n = release(Outbox(config.notify), store, list(alert_ids) or None, rules, utcnow())
         say(f"{n} alert{'s' if n != 1 else ''} released")
-        stats = Dispatcher(store, config, rules=rules).drain()
+        stats = _drain(Dispatcher(store, config, rules=rules))
     say(str(stats))
     if stats.failed or stats.dead:
         sys.exit(1)
@@ -141,7 +160,7 @@ def deliver_command(config_path: Path | None, as_json: bool) -> None:
     """
     config = _config(config_path)
     with open_store(config) as store:
-        stats = Dispatcher(store, config, rules=_rules_by_id(config)).drain()
+        stats = _drain(Dispatcher(store, config, rules=_rules_by_id(config)), as_json)
         dead = store.query("SELECT count(*) AS n FROM outbox WHERE state = 'dead'")[0]["n"]
     if as_json:
         record = {"sent": stats.sent, "failed": stats.failed, "dead": stats.dead, "given_up": dead}
@@ -152,6 +171,18 @@ def deliver_command(config_path: Path | None, as_json: bool) -> None:
         say(f"{dead} {'delivery' if dead == 1 else 'deliveries'} given up in all: watcher alerts resend --dead retries")
     if stats.failed or dead:
         sys.exit(1)
+
+
+def _drain(dispatcher: Dispatcher, quiet: bool = False) -> DeliveryStats:
+    """Send what is due; on a terminal, with a progress bar (a total and an ETA) when there are many."""
+    due = dispatcher.due() if sys.stderr.isatty() and not quiet else 0
+    if due < PROGRESS_FROM:
+        return dispatcher.drain()
+    with click.progressbar(length=due, label="delivering", file=sys.stderr, show_pos=True, show_eta=True) as bar:
+        return dispatcher.drain(progress=bar.update)
+
+
+PROGRESS_FROM = 20  # deliveries: fewer go by too fast for a bar
 
 
 @main.group()

@@ -12,6 +12,7 @@ import click
 
 from watcher.backfill import BackfillOptions, backfill, next_steps, open_existing_store, summary, summary_record
 from watcher.cli import _config, _count, config_option, existing_paths, main, rules_option, rules_path, say
+from watcher.cli.terminal import interactive, relative, table
 from watcher.errors import WatcherError
 from watcher.items.model import Item
 from watcher.pipeline import Stats
@@ -19,7 +20,7 @@ from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.rules.report import check_examples, item_label, match_line, match_record
 from watcher.sources.dates import parse_date
-from watcher.sources.read import Skipped, read_paths
+from watcher.sources.read import Skipped, count_files, read_paths
 from watcher.sources.sandbox import ParsePool
 from watcher.store.search import item_detail, list_stories, search_items, story_members
 
@@ -117,12 +118,17 @@ def backfill_command(
     targets = list(paths) or [seed.path for seed in config.seeds]
     existing_paths(targets)
     options = BackfillOptions(targets, notify=notify, dry_run=dry_run, since=since_date)
-    result = backfill(config, options, progress=None if as_json else _progress())
+    if sys.stderr.isatty() and not as_json:
+        # A bar with a total and an ETA; documents are counted first (feed files hold several items).
+        with click.progressbar(
+            length=count_files(targets), label="backfill", file=sys.stderr, show_pos=True, show_eta=True
+        ) as bar:
+            result = backfill(config, options, progress=lambda stats: bar.update(stats.read - bar.pos))
+    else:
+        result = backfill(config, options, progress=None if as_json else _progress())
     if as_json:
         click.echo(json.dumps(summary_record(result, options, config), ensure_ascii=False))
         return
-    if sys.stderr.isatty():
-        say("", err=True)
     for line in summary(result, options):
         say(line)
     for line in next_steps(result, options, config, f" --config {config_path}" if config_path else ""):
@@ -130,16 +136,12 @@ def backfill_command(
 
 
 def _progress() -> Callable[[Stats], None]:
-    """A progress line on a terminal (redrawn in place), a plain line every 5,000 items otherwise."""
-    tty = sys.stderr.isatty()
+    """Off a terminal (a terminal gets a bar), a plain progress line every 5,000 items."""
     next_line = [5000]
 
     def report(stats: Stats) -> None:
-        line = f"{stats.read} read, {stats.new} new, {stats.duplicate} duplicate, {stats.alerts} alerts"
-        if tty:
-            click.echo(f"\r{line}", nl=False, err=True)
-        elif stats.read >= next_line[0]:
-            say(line, err=True)
+        if stats.read >= next_line[0]:
+            say(f"{stats.read} read, {stats.new} new, {stats.duplicate} duplicate, {stats.alerts} alerts", err=True)
             next_line[0] = stats.read + 5000
 
     return report
@@ -234,6 +236,21 @@ def stories_list(config_path: Path | None, since: str | None, limit: int, min_si
     since_iso = _iso(since) if since else None
     with open_existing_store(_config(config_path)) as store:
         rows = list_stories(store, since_iso, limit, min_size)
+        if interactive() and not as_json:
+            cells = [
+                (
+                    r["id"],
+                    r["size"],
+                    relative(r["first_seen"]),
+                    relative(r["last_seen"]),
+                    r["title"],
+                    r["sources"] or "",
+                )
+                for r in rows
+            ]
+            for line in table(("story", "items", "first seen", "last seen", "title", "sources"), cells):
+                click.echo(line)
+            return
         for row in rows:
             if as_json:
                 row["members"] = story_members(store, row["id"])

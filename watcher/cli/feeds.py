@@ -12,6 +12,7 @@ import click
 
 from watcher.backfill import load_engine, open_existing_store, open_store
 from watcher.cli import _config, _count, config_option, main, say
+from watcher.cli.terminal import HEALTH_COLOURS, interactive, relative, table
 from watcher.config.durations import parse_duration
 from watcher.daemon.schedule import SUBSCRIPTION_CHECK
 from watcher.poll import FEED_FAILURE, poll_once
@@ -104,7 +105,26 @@ def feeds_list(config_path: Path | None, as_json: bool) -> None:
     config = _config(config_path)
     with open_existing_store(config) as store:
         sync(store, config)
-        for state in all_feeds(store):
+        states = all_feeds(store)
+        if interactive() and not as_json:
+            rows = [
+                (
+                    s.name,
+                    s.health,
+                    s.kind,
+                    s.fetch_url,
+                    f"{s.interval:g}s",
+                    s.items_seen,
+                    relative(s.last_success_at),
+                    s.last_error or "",
+                )
+                for s in states
+            ]
+            headers = ("name", "health", "kind", "url", "every", "items", "last success", "last error")
+            for line in table(headers, rows, [HEALTH_COLOURS.get(s.health) for s in states]):
+                click.echo(line)
+            return
+        for state in states:
             if as_json:
                 click.echo(json.dumps({**asdict(state), "health": state.health}, ensure_ascii=False))
                 continue

@@ -19,7 +19,7 @@ from typing import Any
 from watcher.config import Config
 from watcher.delivery.message import Renderer
 from watcher.delivery.notify import Notifier, target_key
-from watcher.delivery.outbox import Outbox, Schedule, decode_evidence, parse_iso, unrouted_tags
+from watcher.delivery.outbox import Outbox, Schedule, decode_evidence, iso, parse_iso, unrouted_tags
 from watcher.rules.engine import Match
 from watcher.rules.model import Rule
 from watcher.store.sqlite import OnAlert, Store, now_iso
@@ -82,8 +82,11 @@ class Dispatcher:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._templates = {target_key(t): t.template for t in config.notify}
 
-    def drain(self, *, stop: Callable[[], bool] | None = None) -> DeliveryStats:
-        """Send every due row once (failures are rescheduled, not retried in this call)."""
+    def drain(
+        self, *, stop: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None
+    ) -> DeliveryStats:
+        """Send every due row once (failures are rescheduled, not retried in this call); `progress` is told
+        how many rows each message settled."""
         stats = DeliveryStats()
         while not (stop and stop()):
             rows = self.outbox.claim(self.store, self.clock())
@@ -93,7 +96,17 @@ class Dispatcher:
                 if stop and stop():
                     break
                 self._deliver(group, stats)
+                if progress is not None:
+                    progress(len(group))
         return stats
+
+    def due(self) -> int:
+        """How many deliveries are due now (a progress bar's total)."""
+        rows = self.store.query(
+            "SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'failed') AND next_attempt_at <= ?",
+            (iso(self.clock()),),
+        )
+        return int(rows[0]["n"])
 
     def _deliver(self, rows: Sequence[dict[str, Any]], stats: DeliveryStats) -> None:
         alerts = [decode_evidence(r) for r in rows]

@@ -68,6 +68,11 @@ def read_paths(
             yield from window.popleft().result()
 
 
+def count_files(paths: Iterable[str | Path]) -> int:
+    """How many files `read_paths` would read (for a progress bar's total), without reading them."""
+    return sum(1 for found in _files(paths, None) if not isinstance(found, Skipped))
+
+
 def _files(paths: Iterable[str | Path], source: str | None) -> Iterator[tuple[Path, str] | Skipped]:
     for raw in paths:
         path = Path(raw)
