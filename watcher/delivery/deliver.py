@@ -88,6 +88,7 @@ class Dispatcher:
         """Send every due row once (failures are rescheduled, not retried in this call); `progress` is told
         how many rows each message settled."""
         stats = DeliveryStats()
+        self._tell_unrouted()
         while not (stop and stop()):
             rows = self.outbox.claim(self.store, self.clock())
             if not rows:
@@ -99,6 +100,13 @@ class Dispatcher:
                 if progress is not None:
                     progress(len(group))
         return stats
+
+    def _tell_unrouted(self) -> None:
+        """Tell `ops`, once per rule, of alerts that reach no target (noted when they were recorded)."""
+        for row in self.store.query("SELECT key, message FROM notices WHERE key LIKE 'unrouted:%'"):
+            if self.notice(f"told:{row['key']}", row["message"]):
+                log.error("%s", row["message"])
+                self.send_ops("watcher: alerts that reach no target", row["message"])
 
     def due(self) -> int:
         """How many deliveries are due now (a progress bar's total)."""
