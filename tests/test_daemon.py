@@ -201,25 +201,23 @@ def test_daemon_refuses_to_start_without_rules(tmp_path: Path) -> None:
     with feed_server() as srv, receiver() as hook:
         cfg = setup(tmp_path, srv.url("/rss"), hook.url)
         write(cfg, cfg.read_text().replace("rules: rules", "rules: rulez"))
-        done = subprocess.run(
-            [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+
+        def start() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+
+        done = start()
         assert done.returncode == 2
         assert done.stderr.strip().splitlines()[-1] == (
             f"error: no rules at {tmp_path / 'rulez'}: refusing to start a daemon that alerts on nothing"
         )
         (tmp_path / "rulez").mkdir()  # there, but without a rule
-        done = subprocess.run(
-            [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = start()
         assert done.returncode == 2
         assert "error: no rules to run in" in done.stderr and "Traceback" not in done.stderr
 
