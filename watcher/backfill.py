@@ -120,11 +120,12 @@ def summary(result: BackfillResult, options: BackfillOptions) -> list[str]:
     """The closing summary of a backfill, as lines."""
     stats = result.stats
     skipped = sum(stats.skipped.values())
-    lines = [f"{stats.read} items read, {skipped} skipped"]
+    lines = [f"{stats.read} {'item' if stats.read == 1 else 'items'} read, {skipped} skipped"]
     for reason, n in sorted(stats.skipped.items()):
         lines.append(f"  skipped {n}: {reason}")
     lines.append(
-        f"items: {stats.new} new, {stats.duplicate} duplicate, {stats.copies} copies of another item, "
+        f"items: {stats.new} new, {stats.duplicate} duplicate, "
+        f"{stats.copies} {'copy' if stats.copies == 1 else 'copies'} of another item, "
         f"{stats.updated} updated"
     )
     if options.dry_run:
