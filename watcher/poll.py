@@ -15,7 +15,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,6 +27,7 @@ from watcher.delivery.outbox import Outbox, iso
 from watcher.errors import FetchError, ReadError
 from watcher.items.model import Item
 from watcher.pipeline import Pipeline, Stats
+from watcher.pollresults import Fetched, PollResult
 from watcher.rules.engine import Engine
 from watcher.sources.fetch import FetchResult, fetch, make_client
 from watcher.sources.read import Skipped, read_paths
@@ -42,45 +42,6 @@ MAX_BACKOFF = 6 * 3600.0
 # Documents of a seed directory stored per step: the store's thread is free again between steps.
 DIR_BATCH = 100
 MAX_RETRY_AFTER = 24 * 3600.0
-
-
-@dataclass
-class PollResult:
-    name: str
-    url: str
-    ok: bool
-    status: str
-    new: int = 0
-    alerts: int = 0
-    error: str = ""
-    evaluated: int = 0
-    eval_seconds: float = 0.0
-    # Of the alerts, those recorded without being sent: a source's first poll.
-    recorded: int = 0
-
-    @classmethod
-    def from_stats(cls, name: str, url: str, stats: Stats, *, first: bool = False) -> PollResult:
-        return cls(
-            name,
-            url,
-            True,
-            "ok",
-            new=stats.new,
-            alerts=stats.alerts,
-            evaluated=stats.evaluated,
-            eval_seconds=stats.eval_seconds,
-            recorded=stats.alerts if first else 0,
-        )
-
-
-@dataclass
-class Fetched:
-    state: FeedState
-    result: FetchResult | None = None
-    items: list[Item] | None = None
-    error: FetchError | ReadError | None = None
-    fetch_seconds: float | None = None
-    parse_seconds: float | None = None
 
 
 class Poller:
