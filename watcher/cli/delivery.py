@@ -76,7 +76,7 @@ def alerts_list(config_path: Path | None, state: str | None, limit: int, as_json
                 continue
             say(
                 f"{row['id']:>6}  {row['created_at']}  {row['rule']} [{row['severity']}] {row['state']}  "
-                f"{row['title']!r}  {row['link'] or row['path'] or ''}"
+                f'"{row["title"]}"  {row["link"] or row["path"] or ""}'
             )
             if row["copies"]:
                 sources = sorted({c["source"] for c in row["copies"]})

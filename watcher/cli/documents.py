@@ -170,7 +170,7 @@ def items_search(config_path: Path | None, limit: int, as_json: bool, query: tup
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
             else:
-                say(f"{row['id']:>6}  {row['source']}  {row['title']!r}  {row['link'] or row['path'] or ''}")
+                say(f'{row["id"]:>6}  {row["source"]}  "{row["title"]}"  {row["link"] or row["path"] or ""}')
                 say(f"        {row['snippet']}")
 
 
@@ -203,7 +203,7 @@ def items_show(config_path: Path | None, as_json: bool, item_id: int) -> None:
         say(f"story:       {story}, with {len(item['siblings'])} other item(s)")
         for sibling in item["siblings"]:
             where = sibling["link"] or sibling["path"] or ""
-            say(f"  {sibling['id']:>6}  {sibling['source']}  {sibling['title']!r}  {where}")
+            say(f'  {sibling["id"]:>6}  {sibling["source"]}  "{sibling["title"]}"  {where}')
     for alert in item["alerts"]:
         say(f"alert:       {alert['id']} {alert['rule']} [{alert['severity']}] {alert['state']}")
     for alert in item["copy_of_alerts"]:
@@ -258,7 +258,7 @@ def stories_list(config_path: Path | None, since: str | None, limit: int, min_si
                 continue
             say(
                 f"{row['id']:>6}  {row['first_seen']} .. {row['last_seen']}  {row['size']:>3} item(s)  "
-                f"{row['title']!r}  [{row['sources']}]"
+                f'"{row["title"]}"  [{row["sources"]}]'
             )
 
 

@@ -149,17 +149,14 @@ class Daemon:
         states = await self._in(self.db_thread, all_feeds, self.store)
         for state in states:
             self._schedule_source(state)
-        # The daemon's own jobs: (job, every so many seconds, run at once).
-        for job, seconds, now in (
-            (self.deliver, self.config.daemon.deliver_interval, True),
-            (self.watch_files, 1, False),
-            (self.heartbeat, 1, True),
-            (self.refresh_gauges, 10, True),
-            (self.watch_subscriptions, SUBSCRIPTION_CHECK, False),
+        # The daemon's own jobs: (name, job, every so many seconds, run at once).
+        for name, job, seconds, now in (
+            ("deliver", self.deliver, self.config.daemon.deliver_interval, True),
+            ("reload", self.watch_files, 1, False),
+            ("heartbeat", self.heartbeat, 1, True),
+            ("gauges", self.refresh_gauges, 10, True),
+            ("subscriptions", self.watch_subscriptions, SUBSCRIPTION_CHECK, False),
         ):
-            name = {"watch_files": "reload", "refresh_gauges": "gauges", "watch_subscriptions": "subscriptions"}.get(
-                job.__name__, job.__name__
-            )
             first = {"next_run_time": datetime.now(UTC)} if now else {}
             self.scheduler.add_job(self._job(job), IntervalTrigger(seconds=seconds), id=name, name=name, **first)
         self.scheduler.start()

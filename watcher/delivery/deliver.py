@@ -103,7 +103,12 @@ class Dispatcher:
 
     def _tell_unrouted(self) -> None:
         """Tell `ops`, once per rule, of alerts that reach no target (noted when they were recorded)."""
-        for row in self.store.query("SELECT key, message FROM notices WHERE key LIKE 'unrouted:%'"):
+        # Only what ops was not yet told: no write at each drain for what it was.
+        untold = self.store.query(
+            "SELECT key, message FROM notices AS n WHERE key LIKE 'unrouted:%' "
+            "AND NOT EXISTS (SELECT 1 FROM notices AS t WHERE t.key = 'told:' || n.key)"
+        )
+        for row in untold:
             if self.notice(f"told:{row['key']}", row["message"]):
                 log.error("%s", row["message"])
                 self.send_ops("watcher: alerts that reach no target", row["message"])
