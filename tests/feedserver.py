@@ -23,8 +23,10 @@ class FeedServer:
     hits: dict[str, int] = field(default_factory=dict)
     headers_seen: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    host: str = "127.0.0.1"
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def route(self, path: str, handler: Handler) -> str:
         self.routes[path] = handler
@@ -43,8 +45,8 @@ class FeedServer:
 
 
 @contextmanager
-def feed_server() -> Iterator[FeedServer]:
-    state = FeedServer()
+def feed_server(host: str = "127.0.0.1") -> Iterator[FeedServer]:
+    state = FeedServer(host=host)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -74,7 +76,7 @@ def feed_server() -> Iterator[FeedServer]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()

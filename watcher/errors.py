@@ -8,6 +8,7 @@ WatcherError            every error meant for a user; str() is the one-line mess
  +- StoreError          the database is unusable (corrupt, foreign, locked)
  |   +- NoDatabase       a command that reads the database found none (exit 2: a wrong path, not a failure)
  +- FetchError          a feed could not be fetched; .retryable says whether to try again
+ |   +- HostWaiting      not fetched: its host asked to be left alone (429/503 Retry-After) for .seconds
  +- NotifyError         a notification could not be sent; .retryable likewise
 """
 
@@ -80,6 +81,14 @@ class FetchError(WatcherError):
     def __init__(self, message: str, *, retryable: bool = True):
         super().__init__(message)
         self.retryable = retryable
+
+
+class HostWaiting(FetchError):
+    """A request not made: its host asked to be left alone until later (`seconds` from now)."""
+
+    def __init__(self, message: str, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
 
 
 class NotifyError(WatcherError):

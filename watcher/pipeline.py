@@ -14,7 +14,7 @@ from watcher.config.model import Stories
 from watcher.items.model import Item
 from watcher.rules.engine import Engine, Match
 from watcher.sources.read import Skipped
-from watcher.store.sqlite import COPY, DUPLICATE, NEW, UPDATED, OnAlert, Outcome, Store
+from watcher.store.sqlite import COPY, DUPLICATE, NEW, PENDING, SUPPRESSED, UPDATED, OnAlert, Outcome, Store
 
 BATCH_SIZE = 500
 EXAMPLES_PER_RULE = 3
@@ -124,3 +124,27 @@ class Pipeline:
         for outcome in outcomes:
             stats.count(outcome)
         batch.clear()
+
+
+class SourceIngest:
+    """One source's items through a pipeline, a part at a time, collecting the ids of the alerts it records
+    (the flood guard's count); a source's first poll records its alerts without sending them."""
+
+    def __init__(self, pipeline: Pipeline, first: bool):
+        self.stats = Stats()
+        self.alert_ids: list[int] = []
+        self._state = SUPPRESSED if first else PENDING
+        self._pipeline = pipeline
+        enqueue = pipeline.on_alert
+        if enqueue is None:
+            return
+
+        def on_alert(conn, alert_id, match, item_id, version):  # type: ignore[no-untyped-def]
+            self.alert_ids.append(alert_id)
+            enqueue(conn, alert_id, match, item_id, version)
+
+        pipeline.on_alert = on_alert
+
+    def add(self, items: Iterable[Item | Skipped]) -> None:
+        """Store a part (on the store's thread)."""
+        self._pipeline.ingest(items, alert_state=self._state, stats=self.stats)

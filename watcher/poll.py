@@ -12,28 +12,30 @@ import concurrent.futures
 import itertools
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
 from watcher.config import Config
 from watcher.delivery.deliver import Dispatcher, enqueue_alerts
 from watcher.delivery.outbox import Outbox, iso
-from watcher.errors import FetchError, ReadError
+from watcher.errors import FetchError, HostWaiting, ReadError
+from watcher.items.dedup import item_key
 from watcher.items.model import Item
-from watcher.pipeline import Pipeline, Stats
+from watcher.pipeline import Pipeline, SourceIngest, Stats
 from watcher.pollresults import Fetched, PollResult
 from watcher.rules.engine import Engine
+from watcher.sources.article import wants_full_text
 from watcher.sources.fetch import FetchResult, fetch, make_client
+from watcher.sources.fulltext import ArticleReader, FullTextReport
+from watcher.sources.hosts import HostGate
 from watcher.sources.read import Skipped, read_paths
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
-from watcher.store.sqlite import PENDING, SUPPRESSED, Store
+from watcher.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 FEED_FAILURE = "feed_failure"  # set on the log record of a failed poll
@@ -58,7 +60,6 @@ class Poller:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         concurrency: int = 16,
-        per_host: int = 2,
     ):
         self.config = config
         self.store = store
@@ -71,31 +72,51 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter
         self.concurrency = concurrency
-        self.per_host = per_host
-        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
-        self._lock = threading.Lock()
+        self.gate = HostGate(config.http.per_host, config.http.per_host_gap)
+        self.articles = ArticleReader(
+            self.client, self.gate, parse_pool, timeout=config.http.timeout, max_bytes=config.http.max_page_bytes
+        )
         self.outbox = Outbox(config.notify)
         self.dispatcher = Dispatcher(store, config, rules={r.id: r for r in engine.ruleset.rules}, clock=clock)
 
     # feeds ----------------------------------------------------------------------------------------------
 
     def poll_feeds(self, states: Sequence[FeedState]) -> list[PollResult]:
-        """Fetch and parse the feeds concurrently; store each as it arrives."""
+        """Fetch and parse the feeds concurrently (then the articles of their new entries, where a feed reads
+        them); store each as it arrives."""
         results: list[PollResult] = []
         active = [s for s in states if s.kind == "feed" and not s.disabled_reason]
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            futures = [pool.submit(self.fetch_and_parse, state) for state in active]
-            for future in concurrent.futures.as_completed(futures):
-                results.append(self.store_result(future.result()))
+            pending = {pool.submit(self.fetch_and_parse, state) for state in active}
+            while pending:
+                done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    fetched = future.result()
+                    todo = self.articles_to_read(fetched)
+                    if todo:
+                        pending.add(pool.submit(self.read_articles, fetched, todo))
+                    else:
+                        results.append(self.store_result(fetched))
         return results
 
-    def _slot(self, url: str) -> threading.BoundedSemaphore:
-        host = (urlsplit(url).hostname or "").lower()
-        with self._lock:
-            slot = self._host_slots.get(host)
-            if slot is None:
-                slot = self._host_slots[host] = threading.BoundedSemaphore(self.per_host)
-            return slot
+    def full_text_mode(self, state: FeedState) -> str:
+        return state.full_text or self.config.full_text
+
+    def articles_to_read(self, fetched: Fetched) -> list[Item]:
+        """The new entries of a fetch whose articles its feed reads (on the store's thread); none once read."""
+        if fetched.items is None or fetched.full_text is not None:
+            return []
+        mode = self.full_text_mode(fetched.state)
+        wanted = [item for item in fetched.items if wants_full_text(item, mode)]
+        if not wanted:
+            return []
+        known = self.store.known_keys(fetched.state.name, [item_key(item) for item in wanted])
+        return [item for item in wanted if item_key(item) not in known]
+
+    def read_articles(self, fetched: Fetched, items: list[Item]) -> Fetched:
+        """Read the articles of `items` into them (any thread); never raises for an article's failure."""
+        fetched.full_text = self.articles.read(items, fetched.state.full_text_selector)
+        return fetched
 
     def fetch_and_parse(self, state: FeedState) -> Fetched:
         """Fetch and parse one feed (any thread); never raises for the feed's own failures."""
@@ -112,7 +133,7 @@ class Poller:
         return fetched
 
     def _fetch_and_parse(self, state: FeedState, url: str, timings: dict[str, float]) -> Fetched:
-        with self._slot(url):
+        with self.gate.slot(url):
             started = time.monotonic()
             try:
                 result = fetch(
@@ -148,6 +169,10 @@ class Poller:
     def _store(self, fetched: Fetched) -> PollResult:
         state, result = fetched.state, fetched.result
         now = self.clock()
+        if isinstance(fetched.error, HostWaiting):
+            # Not a failure of the feed: its host asked for quiet (it answered another request 429 or 503).
+            update_feed(self.store, state.name, next_poll_at=iso(now + timedelta(seconds=fetched.error.seconds)))
+            return PollResult(state.name, state.fetch_url, True, "deferred", error=str(fetched.error))
         if fetched.error is not None:
             retryable = not isinstance(fetched.error, FetchError) or fetched.error.retryable
             return self._failed(state, str(fetched.error), now, retry_after=None, permanent=not retryable)
@@ -171,6 +196,8 @@ class Poller:
             self._tell(f"gone:{state.name}", f"feed {state.name} ({state.fetch_url}) is gone (410): it is disabled")
             return PollResult(state.name, state.fetch_url, False, "gone", error=reason)
         if result.status in (429, 503):
+            if result.retry_after is not None:
+                self.gate.retry_after(state.fetch_url, result.retry_after)
             return self._failed(state, f"{state.fetch_url}: HTTP {result.status}", now, result.retry_after)
         if result.status != 200 or fetched.items is None:
             return self._failed(state, f"{state.fetch_url}: HTTP {result.status}", now, None)
@@ -178,10 +205,32 @@ class Poller:
         stats, alert_ids = self._ingest(fetched.items, first=first)
         self._flood_guard(state, alert_ids, now)
         self._succeeded(state, now, "200 ok", moved, result, new=stats.new)
-        return PollResult.from_stats(state.name, state.fetch_url, stats, first=first)
+        poll_result = PollResult.from_stats(state.name, state.fetch_url, stats, first=first)
+        if fetched.full_text is not None:
+            self._record_full_text(state, fetched.full_text)
+            poll_result.full_text = fetched.full_text
+        return poll_result
+
+    def _record_full_text(self, state: FeedState, report: FullTextReport) -> None:
+        """Count a poll's articles in the feed's state; one log line for all those that could not be read."""
+        update_feed(
+            self.store,
+            state.name,
+            full_text_read=state.full_text_read + report.read,
+            full_text_failed=state.full_text_failed + report.failures,
+            full_text_error=report.summary() or None,
+        )
+        if report.failures:
+            log.warning(
+                "feed %s: full text: %d of %d new entries keep their summary: %s",
+                state.name,
+                report.failures,
+                report.failures + report.read,
+                report.summary(),
+            )
 
     def _ingest(self, items: Iterable[Item | Skipped], *, first: bool) -> tuple[Stats, list[int]]:
-        ingest = Ingest(self, first=first)
+        ingest = self._source_ingest(first)
         ingest.add(items)
         return ingest.stats, ingest.alert_ids
 
@@ -293,11 +342,11 @@ class Poller:
         while batch := list(itertools.islice(results, DIR_BATCH)):
             yield batch
 
-    def start_dir(self, state: FeedState) -> Ingest:
+    def start_dir(self, state: FeedState) -> SourceIngest:
         """What a seed directory poll collects as its batches are stored."""
-        return Ingest(self, first=not state.polled)
+        return self._source_ingest(not state.polled)
 
-    def finish_dir(self, state: FeedState, ingest: Ingest) -> PollResult:
+    def finish_dir(self, state: FeedState, ingest: SourceIngest) -> PollResult:
         """Record a seed directory poll (on the store's thread); a directory that is not there is a failure."""
         now = self.clock()
         where = Path(state.url)
@@ -319,33 +368,15 @@ class Poller:
         )
         return PollResult.from_stats(state.name, state.url, ingest.stats, first=not state.polled)
 
+    def _source_ingest(self, first: bool) -> SourceIngest:
+        on_alert = None if first else enqueue_alerts(self.outbox, self.clock)
+        return SourceIngest(Pipeline(self.store, self.engine, on_alert=on_alert, stories=self.config.stories), first)
+
     def deliver(self) -> None:
         self.dispatcher.drain()
 
     def close(self) -> None:
         self.client.close()
-
-
-class Ingest:
-    """One source's items through the pipeline, a part at a time; the first poll records without sending."""
-
-    def __init__(self, poller: Poller, *, first: bool):
-        self.stats = Stats()
-        self.alert_ids: list[int] = []
-        enqueue = enqueue_alerts(poller.outbox, poller.clock)
-
-        def on_alert(conn, alert_id, match, item_id, version):  # type: ignore[no-untyped-def]
-            self.alert_ids.append(alert_id)
-            enqueue(conn, alert_id, match, item_id, version)
-
-        self._state = SUPPRESSED if first else PENDING
-        self._pipeline = Pipeline(
-            poller.store, poller.engine, on_alert=None if first else on_alert, stories=poller.config.stories
-        )
-
-    def add(self, items: Iterable[Item | Skipped]) -> None:
-        """Store a part (on the store's thread)."""
-        self._pipeline.ingest(items, alert_state=self._state, stats=self.stats)
 
 
 def poll_once(

@@ -8,6 +8,7 @@ from watcher.errors import FetchError, ReadError
 from watcher.items.model import Item
 from watcher.pipeline import Stats
 from watcher.sources.fetch import FetchResult
+from watcher.sources.fulltext import FullTextReport
 from watcher.store.feeds import FeedState
 
 
@@ -24,6 +25,8 @@ class PollResult:
     eval_seconds: float = 0.0
     # Of the alerts, those recorded without being sent: a source's first poll.
     recorded: int = 0
+    # The articles of new entries read (or not) for a `full_text` feed.
+    full_text: FullTextReport | None = None
 
     @classmethod
     def from_stats(cls, name: str, url: str, stats: Stats, *, first: bool = False) -> PollResult:
@@ -48,3 +51,4 @@ class Fetched:
     error: FetchError | ReadError | None = None
     fetch_seconds: float | None = None
     parse_seconds: float | None = None
+    full_text: FullTextReport | None = None

@@ -18,7 +18,7 @@ from watcher.daemon.schedule import SUBSCRIPTION_CHECK
 from watcher.poll import FEED_FAILURE, poll_once
 from watcher.sources.opml import read_opml, write_opml
 from watcher.sources.sandbox import ParsePool
-from watcher.store.feeds import add_feed, all_feeds, remove_feed, subscribe_all, sync
+from watcher.store.feeds import FeedState, add_feed, all_feeds, remove_feed, subscribe_all, sync
 
 
 @main.command("poll")
@@ -107,7 +107,8 @@ def feeds_list(config_path: Path | None, as_json: bool) -> None:
         sync(store, config)
         states = all_feeds(store)
         if interactive() and not as_json:
-            rows = [
+            headers: tuple[str, ...] = ("name", "health", "kind", "url", "every", "items", "last success", "last error")
+            rows: list[tuple[object, ...]] = [
                 (
                     s.name,
                     s.health,
@@ -120,39 +121,69 @@ def feeds_list(config_path: Path | None, as_json: bool) -> None:
                 )
                 for s in states
             ]
-            headers = ("name", "health", "kind", "url", "every", "items", "last success", "last error")
+            if any(_reads(s, config.full_text) for s in states):
+                headers = (*headers[:6], "full text", *headers[6:])
+                rows = [(*r[:6], _full_text(s, config.full_text), *r[6:]) for r, s in zip(rows, states, strict=True)]
             for line in table(headers, rows, [HEALTH_COLOURS.get(s.health) for s in states]):
                 click.echo(line)
             return
         for state in states:
+            mode = _reads(state, config.full_text)
             if as_json:
-                click.echo(json.dumps({**asdict(state), "health": state.health}, ensure_ascii=False))
+                record = {**asdict(state), "health": state.health, "full_text_mode": mode or "off"}
+                click.echo(json.dumps(record, ensure_ascii=False))
                 continue
             error = f"  last error: {state.last_error}" if state.last_error else ""
+            full_text = f"  full text: {_full_text(state, config.full_text)}" if mode else ""
             say(
                 f"{state.name}  [{state.health}]  {state.fetch_url}  every {state.interval:g}s  "
-                f"{state.items_seen} items, last success {state.last_success_at or 'never'}{error}"
+                f"{state.items_seen} items, last success {state.last_success_at or 'never'}{error}{full_text}"
             )
+
+
+def _reads(state: FeedState, default: str) -> str | None:
+    """The feed's full-text mode ("on" or "auto"), or None when it reads no articles."""
+    mode = state.full_text or default
+    return mode if state.kind == "feed" and mode != "off" else None
+
+
+def _full_text(state: FeedState, default: str) -> str:
+    """How reading a feed's articles goes: mode, counts and the last poll's failures."""
+    mode = _reads(state, default)
+    if mode is None:
+        return ""
+    text = f"{mode}, {state.full_text_read} read, {state.full_text_failed} kept their summary"
+    return text + (f" (last: {state.full_text_error})" if state.full_text_error else "")
 
 
 @feeds.command("add")
 @config_option
 @click.option("--name", help="Name of the feed (default: from its URL).")
 @click.option("--interval", default="15m", show_default=True, help="How often to poll.")
+@click.option("--full-text", "full_text", flag_value="on", help="Read the article each new entry links to.")
+@click.option("--full-text-auto", "full_text", flag_value="auto", help="Read it only for short or cut-off entries.")
 @click.argument("url")
-def feeds_add(config_path: Path | None, name: str | None, interval: str, url: str) -> None:
+def feeds_add(config_path: Path | None, name: str | None, interval: str, full_text: str | None, url: str) -> None:
     """Subscribe to a feed (kept in the database; feeds in watcher.yaml are edited there).
+
+    With --full-text, the article each new entry links to is fetched and its main text stored as the entry's
+    content (the summary is kept): for feeds that carry only a headline and a teaser.
 
     \b
     Examples:
       watcher feeds add https://example.org/feed.xml
       watcher feeds add --name wire --interval 5m https://example.org/wire.rss
+      watcher feeds add --full-text https://example.org/teasers.rss
     """
     seconds = _interval(interval)
     with open_store(_config(config_path)) as store:
-        added = add_feed(store, url, name, seconds)
+        added = add_feed(store, url, name, seconds, full_text=full_text)
     every = next(f"{seconds / unit:g}{name}" for unit, name in ((3600, "h"), (60, "m"), (1, "s")) if seconds >= unit)
-    say(f"added {added}: polled every {every}; a running daemon starts polling it within {SUBSCRIPTION_CHECK:g}s")
+    reads = {"on": "; reads the article of each new entry", "auto": "; reads the article of short entries"}
+    say(
+        f"added {added}: polled every {every}{reads.get(full_text or '', '')}; "
+        f"a running daemon starts polling it within {SUBSCRIPTION_CHECK:g}s"
+    )
 
 
 @feeds.command("remove")

@@ -21,6 +21,9 @@ class Feed:
     name: str
     interval: float = 900.0
     alert_existing: bool = False
+    # Read the article each new entry links to: "on", "auto" (short or cut entries), "off"; None: the default.
+    full_text: str | None = None
+    full_text_selector: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ class Http:
     timeout: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     allow_private_addresses: bool = False
+    # Politeness, shared by feeds and articles: requests at once to one host, seconds between their starts.
+    per_host: int = 2
+    per_host_gap: float = 0.25
+    # An article page larger than this (decompressed) is not read: its entry keeps its summary.
+    max_page_bytes: int = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class Config:
     delivery: Delivery = field(default_factory=Delivery)
     daemon: Daemon = field(default_factory=Daemon)
     stories: Stories = field(default_factory=Stories)
+    # The feeds' default `full_text` mode ("off", "on" or "auto"): top-level `full_text:` or `http.full_text`.
+    full_text: str = "off"
     warnings: tuple[str, ...] = ()
     # Every value that ${VAR} or ${credential:NAME} supplied, and the secret parts of notify URLs: logs scrub them.
     secrets: frozenset[str] = field(default=frozenset(), repr=False)

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from watcher.config.durations import parse_duration
+from watcher.config.http import feed_url_error, full_text_mode, selector_error
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Stories, Target
 from watcher.config.secrets import all_secrets, apprise_url_error
 from watcher.config.template import Template, template_error
@@ -19,7 +19,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MIN_INTERVAL = 60.0
 
 
-_TOP_KEYS = {"database", "rules", "seeds", "feeds", "notify", "http", "delivery", "server", "daemon", "stories"}
+_TOP_KEYS = set("database rules seeds feeds notify http delivery server daemon stories full_text".split())
 
 
 class Validator:
@@ -51,6 +51,7 @@ class Validator:
         delivery = self._delivery(value.get("delivery", {}))
         daemon = self._daemon(value.get("server", {}), value.get("daemon", {}))
         stories = self._stories(value.get("stories", {}))
+        full_text = self._default_full_text(value)
         return Config(
             path=Path(self.doc.file),
             database=database,
@@ -62,6 +63,7 @@ class Validator:
             delivery=delivery,
             daemon=daemon,
             stories=stories,
+            full_text=full_text,
             warnings=tuple(self.warnings),
             secrets=all_secrets(self.secrets),
         )
@@ -177,7 +179,7 @@ class Validator:
             if not isinstance(spec, dict):
                 self.doc.problem(path, "a feed is {url, name, interval}")
                 continue
-            self._keys(spec, path, {"url", "name", "interval", "alert_existing"})
+            self._keys(spec, path, {"url", "name", "interval", "alert_existing", "full_text", "full_text_selector"})
             url = self._text(spec.get("url"), (*path, "url"), "URL")
             if url is None:
                 continue
@@ -189,7 +191,9 @@ class Validator:
             name = self._name(spec.get("name", default_name), (*path, "name"))
             interval = self._duration(spec.get("interval"), (*path, "interval"), 900.0)
             alert_existing = self._bool(spec.get("alert_existing"), (*path, "alert_existing"), False)
-            out.append(Feed(url, name or default_name, interval, alert_existing))
+            full_text = self._full_text(spec.get("full_text"), (*path, "full_text"))
+            selector = self._selector(spec.get("full_text_selector"), (*path, "full_text_selector"))
+            out.append(Feed(url, name or default_name, interval, alert_existing, full_text, selector))
             names.append((i, out[-1].name))
         self._unique(names, "feeds")
         return out
@@ -273,13 +277,10 @@ class Validator:
             self.doc.problem(("delivery",), "must be a mapping")
             return Delivery()
         self._keys(value, ("delivery",), {"max_attempts", "retry_base", "retry_max", "timeout", "flood_threshold"})
-        ints = {}
-        for key, default in (("max_attempts", Delivery.max_attempts), ("flood_threshold", Delivery.flood_threshold)):
-            raw = value.get(key, default)
-            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
-                self.doc.problem(("delivery", key), "must be a whole number, at least 1")
-                raw = default
-            ints[key] = raw
+        ints = {
+            key: self._whole(value, ("delivery", key), default, 1)
+            for key, default in (("max_attempts", Delivery.max_attempts), ("flood_threshold", Delivery.flood_threshold))
+        }
         return Delivery(
             max_attempts=ints["max_attempts"],
             retry_base=self._duration(value.get("retry_base"), ("delivery", "retry_base"), 30.0, warn_below=0),
@@ -292,14 +293,57 @@ class Validator:
         if not isinstance(value, dict):
             self.doc.problem(("http",), "must be a mapping")
             return Http()
-        self._keys(value, ("http",), {"timeout", "max_bytes", "allow_private_addresses"})
+        allowed = {"timeout", "max_bytes", "allow_private_addresses", "per_host", "per_host_gap", "max_page_bytes"}
+        self._keys(value, ("http",), allowed | {"full_text"})
         timeout = self._duration(value.get("timeout"), ("http", "timeout"), 30.0, warn_below=0)
-        max_bytes = value.get("max_bytes", Http.max_bytes)
-        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1024:
-            self.doc.problem(("http", "max_bytes"), "must be a whole number of bytes, at least 1024")
-            max_bytes = Http.max_bytes
+        max_bytes = self._whole(value, ("http", "max_bytes"), Http.max_bytes, 1024, " of bytes")
+        max_page_bytes = self._whole(value, ("http", "max_page_bytes"), Http.max_page_bytes, 1024, " of bytes")
+        per_host = self._whole(value, ("http", "per_host"), Http.per_host, 1)
+        gap = value.get("per_host_gap")
+        per_host_gap = Http.per_host_gap
+        if gap is not None:
+            parsed = parse_duration(gap)
+            if parsed is None:
+                self.doc.problem(("http", "per_host_gap"), f"invalid duration {gap!r} (like 0.5s, 2s, or 0 for none)")
+            else:
+                per_host_gap = parsed
         private = self._bool(value.get("allow_private_addresses"), ("http", "allow_private_addresses"), False)
-        return Http(timeout, max_bytes, private)
+        return Http(timeout, max_bytes, private, per_host, per_host_gap, max_page_bytes)
+
+    def _whole(self, section: dict[str, Any], path: tuple[str, str], default: int, least: int, unit: str = "") -> int:
+        raw = section.get(path[1], default)
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < least:
+            self.doc.problem(path, f"must be a whole number{unit}, at least {least}")
+            return default
+        return raw
+
+    def _full_text(self, value: Any, path: KeyPath) -> str | None:
+        if value is None:
+            return None
+        mode = full_text_mode(value)
+        if mode is None:
+            self.doc.problem(path, f"must be true, false or auto, not {value!r}")
+        return mode
+
+    def _default_full_text(self, value: dict[str, Any]) -> str:
+        http = value.get("http")
+        nested = http.get("full_text") if isinstance(http, dict) else None
+        if "full_text" in value and nested is not None:
+            self.doc.problem(("full_text",), "say it once: here or as http.full_text, not both")
+        if nested is not None:
+            return self._full_text(nested, ("http", "full_text")) or "off"
+        return self._full_text(value.get("full_text"), ("full_text",)) or "off"
+
+    def _selector(self, value: Any, path: KeyPath) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.doc.problem(path, "must be a CSS selector, like 'article .body'")
+            return None
+        problem = selector_error(value)
+        if problem:
+            self.doc.problem(path, problem)
+        return value.strip()
 
     def _stories(self, value: Any) -> Stories:
         if not isinstance(value, dict):
@@ -350,19 +394,3 @@ class Validator:
             if name in seen:
                 self.doc.problem((key, i, "name"), f"duplicate name '{name}'")
             seen.add(name)
-
-
-def feed_url_error(url: str) -> str | None:
-    """Why `url` cannot be polled (not http(s), no host, not a URL httpx can request), or None."""
-    import httpx
-
-    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
-        return f"only http and https URLs can be polled: {url!r}"
-    try:
-        parsed = httpx.URL(url)
-        _ = urlsplit(url).port
-    except (httpx.InvalidURL, ValueError) as e:
-        return f"not a valid URL: {url!r} ({e})"
-    if not parsed.host:
-        return f"no host in {url!r}"
-    return None

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -32,6 +32,8 @@ class Metrics:
     # What makes the daemon unhealthy though it runs (the rules directory gone), by what it concerns.
     problems: dict[str, str] = field(default_factory=dict)
     last_check: float = 0.0
+    # Articles of full_text feeds that could not be read, by reason (timeout, http_error, too_short, ...).
+    full_text_failures: Counter[str] = field(default_factory=Counter)
     fetch_seconds: Histogram = field(
         default_factory=lambda: Histogram(
             "watcher_fetch_seconds", "Time to fetch one feed (to the last byte).", registry=None, buckets=_SECONDS
@@ -59,6 +61,12 @@ class Metrics:
         else:
             self.problems[what] = problem
             self.healthy = False
+
+    def count_full_text(self, read: int, failed: Mapping[str, int]) -> None:
+        """Count a poll's articles: read, and not read by reason."""
+        self.counters["full_text_read"] += read
+        for reason, count in failed.items():
+            self.full_text_failures[reason] += count
 
     def render(self, gauges: dict[str, float]) -> str:
         """The Prometheus text exposition of every metric, now."""
@@ -92,6 +100,17 @@ class _Scrape(Collector):
         for result in ("sent", "failed", "dead"):
             deliveries.add_metric([result], m.counters[f"deliveries_{result}"])
         yield deliveries
+        yield CounterMetricFamily(
+            "watcher_full_text_read", "Articles of full_text feeds read.", value=m.counters["full_text_read"]
+        )
+        failures = CounterMetricFamily(
+            "watcher_full_text_failures",
+            "Articles of full_text feeds not read (the entry keeps its summary), by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(m.full_text_failures.items()):
+            failures.add_metric([reason], count)
+        yield failures
         yield CounterMetricFamily(
             "watcher_rule_eval_seconds", "Time spent evaluating rules.", value=m.rule_eval_seconds
         )

@@ -30,6 +30,7 @@ from watcher.errors import FetchError
 
 USER_AGENT = f"watcher/{__version__} (feed monitor; +https://github.com/watcher-feeds/watcher)"
 MAX_REDIRECTS = 5
+ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.5"
 
 
@@ -199,12 +200,14 @@ def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     now: float | None = None,
+    accept: str = ACCEPT,
 ) -> FetchResult:
-    """GET a feed within one deadline; raise FetchError (with .retryable) on any failure."""
+    """GET a feed (or, with `accept`, a page) within one deadline; raise FetchError (with .retryable) on any
+    failure."""
     deadline = time.monotonic() + timeout
     token = _DEADLINE.set(deadline)
     try:
-        return _fetch(client, url, deadline, timeout, max_bytes, etag, last_modified, now)
+        return _fetch(client, url, deadline, timeout, max_bytes, etag, last_modified, now, accept)
     finally:
         _DEADLINE.reset(token)
 
@@ -218,13 +221,14 @@ def _fetch(
     etag: str | None,
     last_modified: str | None,
     now: float | None,
+    accept: str,
 ) -> FetchResult:
     current = url
     permanent: str | None = None
     all_permanent = True
     for _ in range(MAX_REDIRECTS + 1):
         _check_scheme(current)
-        headers = {"Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        headers = {"Accept": accept, "Accept-Encoding": "gzip, deflate"}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:

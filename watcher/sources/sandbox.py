@@ -20,13 +20,14 @@ import threading
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from watcher.errors import ReadError
 from watcher.items.model import TEXT_FIELDS, Item
 from watcher.sources.documents import PLAIN_TEXT, read_document
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_DEADLINE = 20.0
@@ -93,6 +94,13 @@ def _parse_feed(
 
 def _read_document(path: Path, data: bytes, source: str, max_chars: int) -> tuple[list[Item], int]:
     return _capped(read_document(path, data, source), max_chars)
+
+
+def _extract_article(data: bytes, url: str, content_type: str, selector: str | None, max_chars: int) -> tuple[str, int]:
+    from watcher.sources.article import extract_article
+
+    text = extract_article(data, url=url, content_type=content_type, selector=selector)
+    return text[:max_chars], int(len(text) > max_chars)
 
 
 def _capped(items: list[Item], max_chars: int) -> tuple[list[Item], int]:
@@ -180,7 +188,11 @@ class ParsePool:
             return self._done(str(path), items, cut, [])
         return self._call(str(path), _read_document, path, data, source, self.max_item_chars)
 
-    def _call(self, name: str, function: Callable[..., tuple[list[Item], int]], *args: Any) -> list[Item]:
+    def extract(self, data: bytes, *, url: str, content_type: str, selector: str | None = None) -> str:
+        """The main text of an article page (see `watcher.sources.article`); ReadError when it cannot be had."""
+        return self._call(url, _extract_article, data, url, content_type, selector, self.max_item_chars)
+
+    def _call(self, name: str, function: Callable[..., tuple[T, int]], *args: Any) -> T:
         with self._slots:
             worker = self._take()
             try:
@@ -202,10 +214,12 @@ class ParsePool:
         message = str(value)
         raise ReadError(message if message.startswith(name) else f"{name}: {message}")
 
-    def _done(self, name: str, items: list[Item], cut: int, notes: list[str]) -> list[Item]:
-        """A parse's items, after logging what it noted and how many items were cut."""
-        if cut:
+    def _done(self, name: str, items: T, cut: int, notes: list[str]) -> T:
+        """A parse's items (or text), after logging what it noted and how many items were cut."""
+        if cut and isinstance(items, list):
             log.warning("%s: %d items cut to %d characters a field", name, cut, self.max_item_chars)
+        elif cut:
+            log.warning("%s: the article's text cut to %d characters", name, self.max_item_chars)
         for note in notes:
             self._note(note)
         return items

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from watcher.config import Config
-from watcher.config.validate import feed_url_error
+from watcher.config.http import feed_url_error
 from watcher.errors import WatcherError
 from watcher.store.sqlite import Store, now_iso
 
@@ -41,6 +41,13 @@ class FeedState:
     disabled_reason: str | None
     broken_reported: int
     created_at: str
+    # Reading the articles of new entries: the feed's own mode (None: the configured default) and selector,
+    # how many were read and failed in all, and the last poll's failures (None when that poll had none).
+    full_text: str | None = None
+    full_text_selector: str | None = None
+    full_text_read: int = 0
+    full_text_failed: int = 0
+    full_text_error: str | None = None
 
     @property
     def fetch_url(self) -> str:
@@ -85,15 +92,22 @@ def update_feed(store: Store, name: str, **values: Any) -> None:
 
 def sync(store: Store, config: Config) -> None:
     """Bring the table in line with watcher.yaml: add, re-time or reset feeds and seed directories."""
-    wanted: dict[str, tuple[str, str, float, bool]] = {}
+    wanted: dict[str, tuple[str, str, float, bool, str | None, str | None]] = {}
     for feed in config.feeds:
-        wanted[feed.name] = ("feed", feed.url, feed.interval, feed.alert_existing)
+        wanted[feed.name] = (
+            "feed",
+            feed.url,
+            feed.interval,
+            feed.alert_existing,
+            feed.full_text,
+            feed.full_text_selector,
+        )
     for seed in config.seeds:
-        wanted[seed.name] = ("dir", str(seed.path), seed.interval, False)
+        wanted[seed.name] = ("dir", str(seed.path), seed.interval, False, None, None)
     now = now_iso()
     with store.write() as conn:
         existing = {r[0]: r[1:] for r in conn.execute("SELECT name, kind, url, origin FROM feeds")}
-        for name, (kind, url, interval, alert_existing) in wanted.items():
+        for name, (kind, url, interval, alert_existing, full_text, selector) in wanted.items():
             if name not in existing:
                 conn.execute(
                     "INSERT INTO feeds (name, kind, url, interval, origin, alert_existing, created_at) "
@@ -113,12 +127,17 @@ def sync(store: Store, config: Config) -> None:
                     "UPDATE feeds SET interval = ?, alert_existing = ?, origin = ? WHERE name = ?",
                     (interval, int(alert_existing), CONFIG, name),
                 )
+            conn.execute(
+                "UPDATE feeds SET full_text = ?, full_text_selector = ? WHERE name = ?", (full_text, selector, name)
+            )
         for name, (_, _, origin) in existing.items():
             if origin == CONFIG and name not in wanted:
                 conn.execute("DELETE FROM feeds WHERE name = ?", (name,))
 
 
-def add_feed(store: Store, url: str, name: str | None, interval: float, origin: str = CLI) -> str:
+def add_feed(
+    store: Store, url: str, name: str | None, interval: float, origin: str = CLI, *, full_text: str | None = None
+) -> str:
     """Subscribe to a feed outside watcher.yaml; returns its name."""
     problem = feed_url_error(url)
     if problem:
@@ -128,8 +147,9 @@ def add_feed(store: Store, url: str, name: str | None, interval: float, origin: 
         raise WatcherError(f"a feed named {name!r} already exists")
     with store.write() as conn:
         conn.execute(
-            "INSERT INTO feeds (name, kind, url, interval, origin, created_at) VALUES (?, 'feed', ?, ?, ?, ?)",
-            (name, url, interval, origin, now_iso()),
+            "INSERT INTO feeds (name, kind, url, interval, origin, full_text, created_at) "
+            "VALUES (?, 'feed', ?, ?, ?, ?, ?)",
+            (name, url, interval, origin, full_text, now_iso()),
         )
     return name
 

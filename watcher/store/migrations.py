@@ -224,3 +224,18 @@ def m007_a_dataset(db: sqlite_utils.Database) -> None:
                failures, last_success_at, last_poll_at, next_poll_at, last_error, items_seen
         FROM feeds"""
     )
+
+
+@migrations()
+def m008_full_text(db: sqlite_utils.Database) -> None:
+    # Feeds that read the articles their entries link to (NULL: the configured default), and how that went;
+    # per item, "ok" when its content is the article, else why its summary was kept (NULL: not tried).
+    for sql in (
+        "ALTER TABLE feeds ADD COLUMN full_text TEXT",
+        "ALTER TABLE feeds ADD COLUMN full_text_selector TEXT",
+        "ALTER TABLE feeds ADD COLUMN full_text_read INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE feeds ADD COLUMN full_text_failed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE feeds ADD COLUMN full_text_error TEXT",
+        "ALTER TABLE items ADD COLUMN full_text TEXT",
+    ):
+        db.execute(sql)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -53,14 +54,18 @@ _DELIVERIES = (
 
 def list_alerts(store: Store, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Recorded alerts, newest first, with their item, story and one state from their deliveries."""
-    return store.query(
+    rows = store.query(
         f"SELECT * FROM (SELECT alerts.id, alerts.rule_id AS rule, alerts.severity, {ALERT_STATE_SQL} AS state, "  # noqa: S608
         "alerts.created_at, alerts.item_version, items.id AS item_id, sources.name AS source, items.title, "
-        "items.link, items.path, items.guid, items.published, items.story_id AS story "
+        "items.link, items.path, items.guid, items.published, items.story_id AS story, alerts.evidence "
         "FROM alerts JOIN items ON items.id = alerts.item_id JOIN sources ON sources.id = items.source_id "
         f"{_DELIVERIES}) WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
         (state, state, limit),
     )
+    for row in rows:
+        # What matched where: each term with its field and snippet.
+        row["evidence"] = json.loads(row["evidence"] or "[]")
+    return rows
 
 
 def alert_state_counts(store: Store) -> dict[str, int]:

@@ -22,7 +22,7 @@ import sqlite_utils
 from watcher.config.model import Stories
 from watcher.errors import StoreError
 from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_text, text_hash, variant_of
-from watcher.items.model import Item
+from watcher.items.model import FULL_TEXT_READ, Item
 from watcher.rules.engine import Match
 from watcher.store.migrations import APPLICATION_ID, migrations
 from watcher.store.stories import StoryBatch
@@ -219,10 +219,11 @@ class Store:
     ) -> Outcome:
         sid = self.source_id(item.source)
         key = item_key(item)
-        digest = text_hash(item)
+        # An entry whose content is the article it links to is known by the text its feed gave.
+        digest = item.feed_hash or text_hash(item)
         now = now_iso()
         row = conn.execute(
-            "SELECT id, text_hash, version FROM items WHERE source_id = ? AND key = ?", (sid, key)
+            "SELECT id, text_hash, version, full_text FROM items WHERE source_id = ? AND key = ?", (sid, key)
         ).fetchone()
         same = None if row is not None else self._same_entry_stored(conn, sid, item, digest)
         if same is not None:
@@ -233,6 +234,10 @@ class Store:
             if old_hash == digest:
                 return Outcome(item, DUPLICATE, item_id)
             version += 1
+            if row[3] == FULL_TEXT_READ and item.full_text is None:
+                # The feed changed an entry whose article was read: the article stays (it is never read twice).
+                stored = conn.execute("SELECT content FROM items WHERE id = ?", (item_id,)).fetchone()
+                item.content, item.full_text = stored[0], FULL_TEXT_READ
             conn.execute(
                 "INSERT INTO items_fts (items_fts, rowid, title, summary, content) "
                 "SELECT 'delete', id, title, summary, content FROM items WHERE id = ? AND duplicate_of IS NULL",
@@ -240,7 +245,7 @@ class Store:
             )
             conn.execute(
                 "UPDATE items SET guid = ?, link = ?, title = ?, summary = ?, content = ?, author = ?, "
-                "published = ?, path = ?, date_text = ?, text_hash = ?, version = ?, updated_at = ?, "
+                "published = ?, path = ?, date_text = ?, full_text = ?, text_hash = ?, version = ?, updated_at = ?, "
                 "duplicate_of = NULL WHERE id = ?",
                 (*_columns(item, now), digest, version, now, item_id),
             )
@@ -263,8 +268,8 @@ class Store:
             copy_of = int(found[0]) if found else None
         cur = conn.execute(
             "INSERT INTO items (source_id, key, guid, link, title, summary, content, author, published, path, "
-            "date_text, text_hash, duplicate_of, version, first_seen, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            "date_text, full_text, text_hash, duplicate_of, version, first_seen, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
             (sid, key, *_columns(item, now), digest, copy_of, now, now),
         )
         item_id = int(cur.lastrowid or 0)
@@ -344,6 +349,25 @@ class Store:
 
     # reading --------------------------------------------------------------------------------------------
 
+    def known_keys(self, source: str, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` (item keys) a source's stored items have."""
+        row = self.conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()
+        if row is None or not keys:
+            return set()
+        found: set[str] = set()
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT key FROM items WHERE source_id = ? AND key IN ({marks})",  # noqa: S608
+                    (row[0], *chunk),
+                )
+            )
+        return found
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query as dicts."""
         try:
@@ -375,4 +399,4 @@ def _columns(item: Item, now: str) -> tuple[Any, ...]:
     # A date that was written but could not be read: the item is dated when it was first seen.
     published = item.published.isoformat() if item.published else (now if item.date_text else None)
     row = (item.guid, item.link, item.title, item.summary, item.content, item.author, published, item.path)
-    return (*row, item.date_text)
+    return (*row, item.date_text, item.full_text)

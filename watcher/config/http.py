@@ -1,0 +1,55 @@
+"""What the network settings accept: feed URLs, `full_text` modes and article CSS selectors."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+FULL_TEXT_MODES = ("off", "on", "auto")
+_MODES: dict[Any, str] = {
+    True: "on",
+    False: "off",
+    "true": "on",
+    "false": "off",
+    "on": "on",
+    "off": "off",
+    "auto": "auto",
+}
+
+
+def feed_url_error(url: str) -> str | None:
+    """Why `url` cannot be polled (not http(s), no host, not a URL httpx can request), or None."""
+    import httpx
+
+    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        return f"only http and https URLs can be polled: {url!r}"
+    try:
+        parsed = httpx.URL(url)
+        _ = urlsplit(url).port
+    except (httpx.InvalidURL, ValueError) as e:
+        return f"not a valid URL: {url!r} ({e})"
+    if not parsed.host:
+        return f"no host in {url!r}"
+    return None
+
+
+def full_text_mode(value: Any) -> str | None:
+    """ "on", "off" or "auto" from what a user wrote (true, false, auto, on, off); None when it is none of them."""
+    if isinstance(value, str):
+        value = value.strip().lower()
+    try:
+        return _MODES.get(value)
+    except TypeError:  # a list or a mapping
+        return None
+
+
+def selector_error(selector: str) -> str | None:
+    """Why a CSS selector cannot be used, or None."""
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as e:
+        return f"not a CSS selector: {selector!r} ({e})"
+    return None
