@@ -6,9 +6,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import signal
 import sqlite3
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -18,7 +20,9 @@ from click.testing import CliRunner
 
 from tests.articlesite import BODY, NOISE, article_page, rss, serve_site
 from tests.conftest import write
+from tests.daemonproc import daemon, wait_for
 from tests.feedserver import feed_server
+from tests.servers import receiver
 from watcher.backfill import load_engine
 from watcher.cli import main
 from watcher.config import load_config
@@ -327,3 +331,31 @@ def test_feeds_add_full_text_and_feeds_list_shows_how_it_goes(tmp_path: Path) ->
     assert "full text: on, 1 read, 1 kept their summary (last: http error x1" in listed.output, listed.output
     record = json.loads(runner.invoke(main, ["feeds", "list", "--json", "--config", str(cfg)]).output)
     assert (record["full_text_mode"], record["full_text_read"], record["full_text_failed"]) == ("on", 1, 1)
+
+
+def test_the_daemon_reads_articles_counts_them_in_metrics_and_sends_the_alert(tmp_path: Path) -> None:
+    with feed_server() as srv, receiver() as hook:
+        srv.static("/a", article_page("Shells", BODY), headers={"Content-Type": "text/html"})
+        entries = [("a", "Shells", srv.url("/a"), "North Korea sent shells."), ("gone", "Gone", srv.url("/x"), "Gone.")]
+        srv.static("/rss", rss(entries))
+        write(tmp_path / "rules" / "r.yaml", RULES)
+        cfg = write(
+            tmp_path / "watcher.yaml",
+            "database: w.db\nrules: rules\nseeds: []\nserver: {listen: '127.0.0.1:0'}\nfull_text: auto\n"
+            f"feeds:\n  - {{url: '{srv.url('/rss')}', name: teasers, interval: 60s, alert_existing: true}}\n"
+            f"notify:\n  - {{url: '{hook.url}', name: hook}}\n"
+            "http: {allow_private_addresses: true, timeout: 3s, per_host_gap: 0}\n"
+            "daemon: {grace_period: 5s, deliver_interval: 1s}\n",
+        )
+        with daemon(cfg) as d:
+            port = d.health_port()
+            wait_for(lambda: hook.messages(), what="the alert")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:  # noqa: S310
+                text = r.read().decode()
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0
+        assert srv.hits["/a"] == 1
+    assert "watcher_full_text_read_total 1.0" in text
+    assert 'watcher_full_text_failures_total{reason="http_error"} 1.0' in text
+    assert "Body words" in hook.messages()[0]["title"]
+    assert "feed teasers: full text: 1 of 2 new entries keep their summary: http error x1" in d.log()
