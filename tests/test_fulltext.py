@@ -359,3 +359,19 @@ def test_the_daemon_reads_articles_counts_them_in_metrics_and_sends_the_alert(tm
     assert 'watcher_full_text_failures_total{reason="http_error"} 1.0' in text
     assert "Body words" in hook.messages()[0]["title"]
     assert "feed teasers: full text: 1 of 2 new entries keep their summary: http error x1" in d.log()
+
+
+def test_items_show_says_whether_the_content_is_the_article(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        srv.static("/a", article_page("Shells", BODY), headers={"Content-Type": "text/html"})
+        entries = [("a", "Shells", srv.url("/a"), "North Korea sent shells."), ("b", "B", srv.url("/b"), "Gone.")]
+        srv.static("/rss", rss(entries))
+        cfg = setup(tmp_path, srv.url("/rss"), feed_extra=", full_text: true")
+        poll_with(cfg)
+    ids = dict(rows(cfg, "SELECT guid, id FROM items"))
+    runner = CliRunner()
+    shown = runner.invoke(main, ["items", "show", str(ids["a"]), "--config", str(cfg)]).output
+    assert "full text:   the article, read from the link" in shown and "summary:     North Korea sent" in shown
+    assert "Rajin" in shown
+    other = runner.invoke(main, ["items", "show", str(ids["b"]), "--json", "--config", str(cfg)]).output
+    assert "HTTP 404" in json.loads(other)["full_text"]

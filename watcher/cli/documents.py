@@ -196,6 +196,9 @@ def items_show(config_path: Path | None, as_json: bool, item_id: int) -> None:
     for key in ("id", "source", "title", "link", "path", "guid", "author", "published", "first_seen", "version"):
         if item[key] not in (None, ""):
             say(f"{key + ':':<12} {item[key]}")
+    if item["full_text"] is not None:
+        read = item["full_text"] == "ok"
+        say(f"full text:   {'the article, read from the link' if read else 'not read: ' + item['full_text']}")
     story = item["story"]
     if story is None:
         say("story:       none (stored before stories, or with stories off)")
@@ -209,6 +212,9 @@ def items_show(config_path: Path | None, as_json: bool, item_id: int) -> None:
     for alert in item["copy_of_alerts"]:
         say(f"copy of:     alert {alert['id']} {alert['rule']} (item {alert['item_id']}): not sent again")
     text = item["content"] or item["summary"]
+    if item["full_text"] == "ok" and item["summary"]:
+        say("")
+        say(f"summary:     {item['summary']}")
     if text:
         say("")
         say(text)

@@ -124,8 +124,8 @@ def item_detail(store: Store, item_id: int) -> dict[str, Any] | None:
     rows = store.query(
         "SELECT items.id, sources.name AS source, items.guid, items.link, items.path, items.title, items.summary, "
         "items.content, items.author, items.published, items.first_seen, items.updated_at, items.version, "
-        "items.duplicate_of, items.story_id AS story FROM items JOIN sources ON sources.id = items.source_id "
-        "WHERE items.id = ?",
+        "items.duplicate_of, items.story_id AS story, items.full_text "
+        "FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?",
         (item_id,),
     )
     if not rows:
