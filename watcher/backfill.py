@@ -23,6 +23,7 @@ from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.sources.read import read_paths
 from watcher.sources.sandbox import ParsePool
+from watcher.store.search import remember_rules
 from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 
 
@@ -65,6 +66,7 @@ def backfill(
     """Read (in the sandboxed workers), deduplicate, store and evaluate every document; with notify, deliver."""
     engine = load_engine(config)
     with open_store(config, dry_run=options.dry_run) as store:
+        remember_rules(store, engine.ruleset)
         sending = options.notify and not options.dry_run
         on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
         pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories)

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from watcher.config import Config, load_config
+from watcher.config.http import is_loopback
 from watcher.delivery.outbox import unrouted_tags
 from watcher.errors import ConfigError
 from watcher.rules.engine import Engine
@@ -107,11 +108,8 @@ def _listen(config: Config, result: CheckResult) -> None:
     if listen is None:
         return
     host = listen[0]
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
+    if not is_loopback(host):
+        guarded = " (the dashboard wants server.token)" if config.daemon.dashboard else ""
         result.warnings.append(
-            f"server.listen {host}:{listen[1]}: /healthz and /metrics are open to the network, with no token"
+            f"server.listen {host}:{listen[1]}: /healthz and /metrics are open to the network, with no token{guarded}"
         )

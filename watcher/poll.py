@@ -35,6 +35,7 @@ from watcher.sources.hosts import HostGate
 from watcher.sources.read import Skipped, read_paths
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
+from watcher.store.search import known_keys, remember_rules
 from watcher.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class Poller:
         wanted = [item for item in fetched.items if wants_full_text(item, mode)]
         if not wanted:
             return []
-        known = self.store.known_keys(fetched.state.name, [item_key(item) for item in wanted])
+        known = known_keys(self.store, fetched.state.name, [item_key(item) for item in wanted])
         return [item for item in wanted if item_key(item) not in known]
 
     def read_articles(self, fetched: Fetched, items: list[Item]) -> Fetched:
@@ -387,6 +388,7 @@ def poll_once(
     A feed that is backing off (failures, or a Retry-After it was given) is left until its time, with a
     "deferred" result, unless `force`.
     """
+    remember_rules(store, engine.ruleset)
     poller = Poller(config, store, engine, parse_pool=parse_pool)
     try:
         now = iso(poller.clock())

@@ -16,13 +16,16 @@ from watcher.cli.terminal import interactive, relative, table
 from watcher.errors import WatcherError
 from watcher.items.model import Item
 from watcher.pipeline import Stats
+from watcher.rules.digest import rule_digests
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
+from watcher.rules.model import RuleSet
 from watcher.rules.report import check_examples, item_label, match_line, match_record
 from watcher.sources.dates import parse_date
 from watcher.sources.read import Skipped, count_files, read_paths
 from watcher.sources.sandbox import ParsePool
-from watcher.store.search import item_detail, list_stories, search_items, story_members
+from watcher.store.search import changed_rules, item_detail, list_stories, search_items, story_members
+from watcher.store.sqlite import Store
 
 
 @main.command()
@@ -300,6 +303,7 @@ def rules_check(config_path: Path | None, as_json: bool, rules_dir: Path | None)
     ruleset = load_rules(rules_path(rules_dir, config_path))
     report = check_examples(ruleset, Engine(ruleset))
     problems = len(ruleset.problems) + len(report.failures)
+    changed = _changed_since_run(ruleset, config_path)
     if as_json:
         record = {
             "ok": not problems,
@@ -310,6 +314,7 @@ def rules_check(config_path: Path | None, as_json: bool, rules_dir: Path | None)
             "rejected_files": ruleset.rejected_files,
             "examples_passed": report.passed,
             "example_failures": report.failures,
+            "changed": changed,
         }
         click.echo(json.dumps(record, ensure_ascii=False))
         if problems:
@@ -326,5 +331,26 @@ def rules_check(config_path: Path | None, as_json: bool, rules_dir: Path | None)
         f"examples: {report.passed} passed, {len(report.failures)} failed; "
         f"{_count(len(ruleset.problems), 'problem')}"
     )
+    if changed:
+        shown = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+        say(
+            f"{_count(len(changed), 'rule')} changed since the daemon last ran them ({shown}); "
+            "run `watcher rules backtest` to see what they would catch"
+        )
     if problems:
         sys.exit(1)
+
+
+def _changed_since_run(ruleset: RuleSet, config_path: Path | None) -> list[str]:
+    """The rules that differ from those the configured database last ran (none when there is no database)."""
+    try:
+        config = _config(config_path)
+    except WatcherError:
+        return []
+    if not config.database.is_file():
+        return []
+    try:
+        with Store.open_readonly(config.database) as store:
+            return changed_rules(store, rule_digests(ruleset))
+    except WatcherError:
+        return []

@@ -34,6 +34,16 @@ def feed_url_error(url: str) -> str | None:
     return None
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a listen address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def full_text_mode(value: Any) -> str | None:
     """ "on", "off" or "auto" from what a user wrote (true, false, auto, on, off); None when it is none of them."""
     if isinstance(value, str):

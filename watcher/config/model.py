@@ -62,6 +62,9 @@ class Daemon:
     """`watcher run`: where /healthz and /metrics listen (off when None), and its timings (seconds)."""
 
     listen: tuple[str, int] | None = None
+    # The dashboard on the same address: served unless `server.dashboard: false`; off loopback it wants `token`.
+    dashboard: bool = True
+    token: str | None = field(default=None, repr=False)
     grace_period: float = 20.0
     deliver_interval: float = 10.0
     reload_debounce: float = 1.0

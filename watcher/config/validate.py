@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config.durations import parse_duration
-from watcher.config.http import feed_url_error, full_text_mode, selector_error
+from watcher.config.http import feed_url_error, full_text_mode, is_loopback, selector_error
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Stories, Target
 from watcher.config.secrets import all_secrets, apprise_url_error
 from watcher.config.template import Template, template_error
@@ -354,20 +354,33 @@ class Validator:
         window = self._duration(value.get("window"), ("stories", "window"), Stories.window, warn_below=0)
         return Stories(enabled, window)
 
+    def _listen(self, raw: Any) -> tuple[str, int] | None:
+        if raw is None:
+            return None
+        m = re.match(r"^\[?([^\]]*?)\]?:(\d{1,5})$", str(raw))
+        # Port 0: any free port, which the daemon logs (tests, and several daemons on one host).
+        if not m or not 0 <= int(m.group(2)) < 65536:
+            self.doc.problem(("server", "listen"), f"expected HOST:PORT like 127.0.0.1:9090, not {raw!r}")
+            return None
+        return (m.group(1) or "127.0.0.1", int(m.group(2)))
+
     def _daemon(self, server: Any, daemon: Any) -> Daemon:
-        listen = None
+        listen, token, dashboard = None, None, True
         if not isinstance(server, dict):
             self.doc.problem(("server",), "must be a mapping")
         else:
-            self._keys(server, ("server",), {"listen"})
-            raw = server.get("listen")
-            if raw is not None:
-                m = re.match(r"^\[?([^\]]*?)\]?:(\d{1,5})$", str(raw))
-                # Port 0: any free port, which the daemon logs (tests, and several daemons on one host).
-                if not m or not 0 <= int(m.group(2)) < 65536:
-                    self.doc.problem(("server", "listen"), f"expected HOST:PORT like 127.0.0.1:9090, not {raw!r}")
-                else:
-                    listen = (m.group(1) or "127.0.0.1", int(m.group(2)))
+            self._keys(server, ("server",), {"listen", "token", "dashboard"})
+            listen = self._listen(server.get("listen"))
+            token = self._text(server["token"], ("server", "token"), "token") if "token" in server else None
+            if token is not None:
+                self.secrets.append(token)
+            dashboard = self._bool(server.get("dashboard"), ("server", "dashboard"), True)
+            if listen and dashboard and not token and not is_loopback(listen[0]):
+                self.doc.problem(
+                    ("server", "listen"),
+                    f"{listen[0]}:{listen[1]} is not a loopback address: the dashboard there wants server.token "
+                    "(or server.dashboard: false, for /healthz and /metrics alone)",
+                )
         if not isinstance(daemon, dict):
             self.doc.problem(("daemon",), "must be a mapping")
             daemon = {}
@@ -376,6 +389,8 @@ class Validator:
         defaults = Daemon()
         return Daemon(
             listen=listen,
+            dashboard=dashboard,
+            token=token,
             **{
                 key: self._duration(daemon.get(key), ("daemon", key), getattr(defaults, key), warn_below=0)
                 for key in timings

@@ -3,7 +3,6 @@ served from the event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -13,6 +12,8 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from watcher.web.server import Handler, HttpServer, Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -126,97 +127,49 @@ class _Scrape(Collector):
 
 
 class HealthServer:
-    """A minimal HTTP/1.0 server: GET /healthz and GET /metrics, nothing else.
-
-    Bounded against slow and hostile clients: the request line and headers must arrive within
-    `header_deadline` seconds and `max_header_bytes` bytes, and at most `max_connections` are served at once;
-    each refusal is one log line.
-    """
+    """GET /healthz and GET /metrics on the event loop; every other request goes to `pages` (the dashboard),
+    when there is one, else 404. Bounded against slow and hostile clients (`watcher.web.server`)."""
 
     def __init__(
         self,
         metrics: Metrics,
         gauges: Callable[[], dict[str, float]],
         *,
+        pages: Handler | None = None,
         header_deadline: float = 5.0,
         max_connections: int = 64,
         max_header_bytes: int = 8192,
     ):
         self.metrics = metrics
         self.gauges = gauges
-        self.header_deadline = header_deadline
-        self.max_connections = max_connections
-        self.max_header_bytes = max_header_bytes
-        self._open = 0
-        self._server: asyncio.Server | None = None
+        self.pages = pages
+        self.server = HttpServer(
+            self._answer,
+            name="health server",
+            header_deadline=header_deadline,
+            max_connections=max_connections,
+            max_header_bytes=max_header_bytes,
+        )
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._handle, host, port, limit=self.max_header_bytes)
-        port = self._server.sockets[0].getsockname()[1]
+        port = await self.server.start(host, port)
         log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
+        if self.pages is not None:
+            log.info("dashboard on http://%s:%d/", host, port)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self.server.stop()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = _peer(writer)
-        if self._open >= self.max_connections:
-            log.warning("health server: refused %s: %d connections already open", peer, self._open)
-            writer.close()
-            return
-        self._open += 1
-        try:
-            try:
-                request = await asyncio.wait_for(self._read_head(reader), timeout=self.header_deadline)
-            except TimeoutError:
-                log.warning("health server: dropped %s: no complete request within %gs", peer, self.header_deadline)
-                return
-            except (ValueError, asyncio.LimitOverrunError):
-                log.warning("health server: refused %s: request head over %d bytes", peer, self.max_header_bytes)
-                writer.write(b"HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-                return
-            status, body, kind = self._answer(request)
-            data = body.encode()
-            writer.write(
-                f"HTTP/1.0 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
-            )
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._open -= 1
-            writer.close()
-
-    async def _read_head(self, reader: asyncio.StreamReader) -> str:
-        """The request line, after reading (and dropping) the headers; ValueError past the size cap."""
-        request = await reader.readline()
-        size = len(request)
-        while True:
-            line = await reader.readline()
-            size += len(line)
-            if size > self.max_header_bytes:
-                raise ValueError("request head too large")
-            if not line.strip():
-                return request.decode("latin-1")
-
-    def _answer(self, request: str) -> tuple[str, str, str]:
-        parts = request.split()
-        path = parts[1] if len(parts) >= 2 else ""
-        if parts[:1] != ["GET"]:
-            return "405 Method Not Allowed", "only GET\n", "text/plain"
-        if path == "/healthz":
+    async def _answer(self, request: Request) -> Response:
+        if request.path == "/healthz" and request.method == "GET":
             if self.metrics.healthy:
-                return "200 OK", "ok\n", "text/plain"
+                return Response(200, "ok\n")
             reasons = "".join(f"{p}\n" for p in self.metrics.problems.values())
-            return "503 Service Unavailable", f"unhealthy\n{reasons}", "text/plain"
-        if path == "/metrics":
-            return "200 OK", self.metrics.render(self.gauges()), "text/plain; version=0.0.4"
-        return "404 Not Found", "not found\n", "text/plain"
-
-
-def _peer(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "a client"
+            return Response(503, f"unhealthy\n{reasons}")
+        if request.path == "/metrics" and request.method == "GET":
+            return Response(200, self.metrics.render(self.gauges()), "text/plain; version=0.0.4")
+        if self.pages is not None:
+            return await self.pages(request)
+        if request.method != "GET":
+            return Response(405, "only GET\n")
+        return Response(404, "not found\n")

@@ -36,7 +36,9 @@ from watcher.rules.load import load_rules
 from watcher.sources.sandbox import ParsePool
 from watcher.status import read_gauges
 from watcher.store.feeds import FeedState, all_feeds, get_feed, sync
+from watcher.store.search import remember_rules
 from watcher.store.sqlite import Store
+from watcher.web.app import Dashboard
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,6 +71,7 @@ class Daemon:
         self.poller: Poller
         self.dispatcher: Dispatcher
         self.health: HealthServer | None = None
+        self.dashboard: Dashboard | None = None
 
     # plumbing -------------------------------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class Daemon:
         if not ruleset.rules:
             raise NotFound(f"no rules to run in {self.config.rules}: refusing to start a daemon that alerts on nothing")
         self.engine = Engine(ruleset)
+        remember_rules(self.store, ruleset)
         sync(self.store, self.config)
         self.poller = Poller(self.config, self.store, self.engine, parse_pool=self.parse_pool)
 
@@ -144,7 +148,11 @@ class Daemon:
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
         if self.config.daemon.listen:
-            self.health = HealthServer(self.metrics, lambda: dict(self._gauges))
+            if self.config.daemon.dashboard:
+                self.dashboard = Dashboard(
+                    self.config.database, lambda: self.engine.ruleset, token=self.config.daemon.token
+                )
+            self.health = HealthServer(self.metrics, lambda: dict(self._gauges), pages=self.dashboard)
             await self.health.start(*self.config.daemon.listen)
         states = await self._in(self.db_thread, all_feeds, self.store)
         for state in states:
@@ -303,6 +311,7 @@ class Daemon:
 
         def swap() -> list[FeedState]:
             sync(self.store, config)
+            remember_rules(self.store, engine.ruleset)
             previous = self.poller
             # The HTTP client (its connection pool) carries over unless the http settings changed.
             same_http = config.http == previous.config.http
@@ -350,6 +359,8 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         if self.health is not None:
             await self.health.stop()
+        if self.dashboard is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.dashboard.close)
         pending = [t for t in self._inflight if t is not asyncio.current_task()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace)

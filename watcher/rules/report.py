@@ -51,12 +51,15 @@ class CheckReport:
     files: int = 0
     passed: int = 0
     failures: list[str] = field(default_factory=list)
+    # Per rule id: [examples passed, examples failed].
+    per_rule: dict[str, list[int]] = field(default_factory=dict)
 
 
 def check_examples(ruleset: RuleSet, engine: Engine) -> CheckReport:
     """Run every rule's examples; each example is the text of the fields the rule reads."""
     report = CheckReport(len(ruleset.rules), len(ruleset.entities), len(ruleset.files))
     for rule in ruleset.rules:
+        counts = report.per_rule.setdefault(rule.id, [0, 0])
         fields = rule.fields or ("content",)
         for expected, texts in ((True, rule.examples_match), (False, rule.examples_no_match)):
             for text in texts:
@@ -65,7 +68,9 @@ def check_examples(ruleset: RuleSet, engine: Engine) -> CheckReport:
                     setattr(item, name, text)
                 if engine.check(rule.id, item) == expected:
                     report.passed += 1
+                    counts[0] += 1
                     continue
+                counts[1] += 1
                 want = "to match" if expected else "not to match"
                 where = f"{rule.file}:{rule.line}" if rule.line else rule.file
                 did = "did not" if expected else "did"

@@ -239,3 +239,18 @@ def m008_full_text(db: sqlite_utils.Database) -> None:
         "ALTER TABLE items ADD COLUMN full_text TEXT",
     ):
         db.execute(sql)
+
+
+@migrations()
+def m009_dashboard(db: sqlite_utils.Database) -> None:
+    # The dashboard's filters and charts read alerts by time and by rule, and items by when they were first seen;
+    # rule_digests says which rules the daemon (or a backfill or poll) last ran, for `rules check` to tell what
+    # changed since.
+    for sql in (
+        "CREATE INDEX alerts_created ON alerts (created_at)",
+        "CREATE INDEX alerts_rule_created ON alerts (rule_id, created_at)",
+        "CREATE INDEX items_first_seen ON items (first_seen)",
+        "CREATE INDEX outbox_alert ON outbox (alert_id)",
+        "CREATE TABLE rule_digests (rule_id TEXT PRIMARY KEY, digest TEXT NOT NULL, loaded_at TEXT NOT NULL)",
+    ):
+        db.execute(sql)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from watcher.errors import WatcherError
-from watcher.store.sqlite import Store
+from watcher.rules.digest import rule_digests
+from watcher.rules.model import RuleSet
+from watcher.store.sqlite import Store, now_iso
 
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
@@ -46,7 +49,7 @@ ALERT_STATE_SQL = (
     "WHEN d.dead > 0 AND d.waiting = 0 THEN 'failed' "
     "ELSE 'pending' END"
 )
-_DELIVERIES = (
+DELIVERIES_JOIN = (
     "LEFT JOIN (SELECT alert_id, count(*) AS total, sum(state = 'sent') AS sent, sum(state = 'dead') AS dead, "
     "sum(state IN ('pending', 'failed')) AS waiting FROM outbox GROUP BY alert_id) AS d ON d.alert_id = alerts.id "
 )
@@ -59,7 +62,7 @@ def list_alerts(store: Store, state: str | None = None, limit: int = 100) -> lis
         "alerts.created_at, alerts.item_version, items.id AS item_id, sources.name AS source, items.title, "
         "items.link, items.path, items.guid, items.published, items.story_id AS story, alerts.evidence "
         "FROM alerts JOIN items ON items.id = alerts.item_id JOIN sources ON sources.id = items.source_id "
-        f"{_DELIVERIES}) WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
+        f"{DELIVERIES_JOIN}) WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
         (state, state, limit),
     )
     for row in rows:
@@ -71,7 +74,7 @@ def list_alerts(store: Store, state: str | None = None, limit: int = 100) -> lis
 def alert_state_counts(store: Store) -> dict[str, int]:
     """How many alerts are in each state."""
     rows = store.query(
-        f"SELECT {ALERT_STATE_SQL} AS state, count(*) AS n FROM alerts {_DELIVERIES}GROUP BY 1"  # noqa: S608
+        f"SELECT {ALERT_STATE_SQL} AS state, count(*) AS n FROM alerts {DELIVERIES_JOIN}GROUP BY 1"  # noqa: S608
     )
     return {r["state"]: r["n"] for r in rows}
 
@@ -144,3 +147,43 @@ def item_detail(store: Store, item_id: int) -> dict[str, Any] | None:
         (item_id,),
     )
     return item
+
+
+def known_keys(store: Store, source: str, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` (item keys) a source's stored items have."""
+    row = store.conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()
+    if row is None or not keys:
+        return set()
+    found: set[str] = set()
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            r[0]
+            for r in store.conn.execute(
+                f"SELECT key FROM items WHERE source_id = ? AND key IN ({marks})",  # noqa: S608
+                (row[0], *chunk),
+            )
+        )
+    return found
+
+
+def remember_rules(store: Store, ruleset: RuleSet) -> None:
+    """Remember the rules that run now (their digests), replacing those remembered before."""
+    digests = rule_digests(ruleset)
+    now = now_iso()
+    with store.write() as conn:
+        conn.execute("DELETE FROM rule_digests")
+        conn.executemany(
+            "INSERT INTO rule_digests (rule_id, digest, loaded_at) VALUES (?, ?, ?)",
+            [(rule_id, digest, now) for rule_id, digest in digests.items()],
+        )
+
+
+def changed_rules(store: Store, digests: dict[str, str]) -> list[str]:
+    """The rules that differ from those last run (new ones included); [] when none was ever recorded."""
+    known = {r["rule_id"]: r["digest"] for r in store.query("SELECT rule_id, digest FROM rule_digests")}
+    if not known:
+        return []
+    return sorted(rule_id for rule_id, digest in digests.items() if known.get(rule_id) != digest)

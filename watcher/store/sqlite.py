@@ -20,7 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from watcher.config.model import Stories
-from watcher.errors import StoreError
+from watcher.errors import NoDatabase, StoreError
 from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_text, text_hash, variant_of
 from watcher.items.model import FULL_TEXT_READ, Item
 from watcher.rules.engine import Match
@@ -79,6 +79,20 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"{path}: cannot open database: {e}") from None
         return cls._prepare(conn, str(path), check=check)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Store:
+        """A read-only connection to an existing database (the dashboard's): nothing is created or migrated."""
+        path = Path(path)
+        if not path.is_file():
+            raise NoDatabase(f"{path}: no database here (run `watcher backfill` or `watcher run` first)")
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _refuse_foreign(conn, str(path))
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{path}: cannot read the database: {e}") from None
+        return cls(conn, str(path))
 
     @classmethod
     def open_copy(cls, path: str | Path) -> Store:
@@ -348,25 +362,6 @@ class Store:
                 on_alert(conn, int(cur.lastrowid or 0), match, outcome.item_id, version)
 
     # reading --------------------------------------------------------------------------------------------
-
-    def known_keys(self, source: str, keys: Sequence[str]) -> set[str]:
-        """Which of `keys` (item keys) a source's stored items have."""
-        row = self.conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()
-        if row is None or not keys:
-            return set()
-        found: set[str] = set()
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            found.update(
-                r[0]
-                for r in self.conn.execute(
-                    f"SELECT key FROM items WHERE source_id = ? AND key IN ({marks})",  # noqa: S608
-                    (row[0], *chunk),
-                )
-            )
-        return found
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query as dicts."""
