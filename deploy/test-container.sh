@@ -51,6 +51,7 @@ seeds:
   - {path: /data/inbox, interval: 3s}
 server:
   listen: "0.0.0.0:9090"
+  token: "${WATCHER_TOKEN}"
 daemon:
   grace_period: 10s
 EOF
@@ -65,7 +66,7 @@ podman volume create "$VOLUME" >/dev/null
 say "running $NAME read-only, all capabilities dropped"
 podman run -d --name "$NAME" \
   --read-only --cap-drop ALL --security-opt no-new-privileges \
-  --tmpfs /tmp --volume "$VOLUME:/data" \
+  --tmpfs /tmp --volume "$VOLUME:/data" --env WATCHER_TOKEN=test-token-$$ \
   --volume "$WORK/watcher.yaml:/etc/watcher/watcher.yaml:ro,Z" \
   --volume "$WORK/rules:/etc/watcher/rules:ro,Z" \
   "$IMAGE" > /dev/null 2>> "$WORK/podman.log" || { cat "$WORK/podman.log"; fail "the container did not start"; }
@@ -98,6 +99,20 @@ done
 [ -n "$alerts" ] || fail "no alert recorded for the document dropped into /data/inbox"
 say "alert recorded: $(printf '%s' "$alerts" | head -1 | cut -c1-120)"
 
+# The dashboard on the same address wants the token; /healthz does not.
+page() {
+  podman exec "$NAME" python3 -c "
+import sys, urllib.request, urllib.error
+req = urllib.request.Request('http://127.0.0.1:9090/', headers={'Authorization': sys.argv[1]} if sys.argv[1] else {})
+try:
+    print(urllib.request.urlopen(req, timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)" "$1"
+}
+[ "$(page '')" = 401 ] || fail "the dashboard answered without its token"
+[ "$(page "Bearer test-token-$$")" = 200 ] || fail "the dashboard refused its token"
+say "dashboard: 401 without the token, 200 with it"
+
 started=$(date +%s)
 podman stop -t "$GRACE" "$NAME" > /dev/null 2>> "$WORK/podman.log"
 took=$(( $(date +%s) - started ))
@@ -110,7 +125,7 @@ say "stopped cleanly in ${took}s (exit 0)"
 if command -v podman-compose >/dev/null; then
   PROJECT=watcher-compose-$$
   PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  compose() { WATCHER_PORT=$PORT podman-compose -f deploy/compose.yaml -p "$PROJECT" "$@" >> "$WORK/compose.log" 2>&1; }
+  compose() { WATCHER_TOKEN=compose-token-$$ WATCHER_PORT=$PORT podman-compose -f deploy/compose.yaml -p "$PROJECT" "$@" >> "$WORK/compose.log" 2>&1; }
   podman tag "$IMAGE" localhost/watcher:latest
   compose up -d || { tail -20 "$WORK/compose.log"; fail "podman-compose up failed"; }
   answer=

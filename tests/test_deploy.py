@@ -13,6 +13,7 @@ import yaml
 
 from tests.conftest import ROOT
 from watcher.config import load_config
+from watcher.errors import ConfigError
 
 DEPLOY = ROOT / "deploy"
 
@@ -20,17 +21,20 @@ DEPLOY = ROOT / "deploy"
 def test_container_config_is_valid_and_lives_in_data(tmp_path: Path) -> None:
     containerfile = (DEPLOY / "Containerfile").read_text()
     # Apply the image's own edit of the sample config, as its RUN line does.
-    sed = re.search(r"sed -i -e '([^']+)' -e '([^']+)'", containerfile)
+    sed = re.search(r"sed -i((?:\s+(?:\\\n\s*)?-e '[^']+')+)", containerfile)
     assert sed is not None
     text = (DEPLOY / "watcher.yaml").read_text()
-    for expr in sed.groups():
+    for expr in re.findall(r"-e '([^']+)'", sed.group(1)):
         sep = expr[1]
         _, old, new, _ = expr.split(sep)
         text = text.replace(old, new)
     (tmp_path / "watcher.yaml").write_text(text)
-    config = load_config(tmp_path / "watcher.yaml", env={})
+    config = load_config(tmp_path / "watcher.yaml", env={"WATCHER_TOKEN": "t0ken"})
     assert config.database == Path("/data/watcher.db")
     assert config.daemon.listen == ("0.0.0.0", 9090)  # noqa: S104 - inside the container, for its HEALTHCHECK
+    assert config.daemon.token == "t0ken"  # the dashboard off loopback wants it
+    with pytest.raises(ConfigError, match="WATCHER_TOKEN is not set"):
+        load_config(tmp_path / "watcher.yaml", env={})
 
 
 def test_containerfile_is_non_root_with_one_volume_healthcheck_and_sigterm() -> None:
