@@ -79,8 +79,7 @@ def fill(path: Path, items: int, alerts: int, rng: random.Random) -> None:
             ]
         )
         alert_rows, outbox = [], []
-        for a in range(1, alerts + 1):
-            item = rng.randint(1, items)
+        for a, item in enumerate(rng.sample(range(1, items + 1), alerts), start=1):
             created = (now - timedelta(seconds=rng.uniform(0, 45 * 86400))).isoformat(timespec="seconds")
             alert_rows.append((a, f"rule-{a % 40}", item, "high", f"Rule {a % 40}", "[]", evidence, "pending", created))
             outbox.append((a, "hook", f"k{a}", rng.choice(["sent", "sent", "dead", "pending"]), created, created))
