@@ -32,7 +32,7 @@ def test_check_reports_every_problem_at_once(tmp_path: Path) -> None:
         "database: state/w.db\nrules: rules\nseeds: [inbox]\n"
         "feeds:\n  - {url: 'http://127.0.0.1:8080/feed.xml', name: local}\n"
         "notify:\n  - {url: 'json://127.0.0.1:9/hook', tags: [ops]}\n"
-        "server: {listen: '0.0.0.0:9090'}\n",
+        "server: {listen: '0.0.0.0:9090', dashboard: false}\n",
     )
     code, out = run("check", "--config", str(cfg))
     assert code == 1

@@ -123,3 +123,15 @@ def test_the_dashboard_never_writes(tmp_path: Path) -> None:
             get(base + path)
     assert sqlite3.connect(db).execute("SELECT count(*) FROM alerts").fetchone() == before
     assert "<script>" in HOSTILE_TITLE  # what the escaping tests rest on
+
+
+def test_a_failing_feed_says_since_when_and_why(tmp_path: Path) -> None:
+    cfg = corpus(tmp_path)
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        conn.execute(
+            "UPDATE feeds SET failures = 2, last_error = 'HTTP 503 <b>busy</b>', last_success_at = "
+            "'2026-11-01T08:00:00+00:00' WHERE name = 'docs'"
+        )
+    with served(cfg) as base:
+        feeds = get(base + "/feeds")[2]
+    assert "failing since 2026-11-01 08:00 (2 failures): HTTP 503 &lt;b&gt;busy&lt;/b&gt;" in feeds

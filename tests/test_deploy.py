@@ -32,7 +32,7 @@ def test_container_config_is_valid_and_lives_in_data(tmp_path: Path) -> None:
     config = load_config(tmp_path / "watcher.yaml", env={"WATCHER_TOKEN": "t0ken"})
     assert config.database == Path("/data/watcher.db")
     assert config.daemon.listen == ("0.0.0.0", 9090)  # noqa: S104 - inside the container, for its HEALTHCHECK
-    assert config.daemon.token == "t0ken"  # the dashboard off loopback wants it
+    assert config.daemon.token == "t0ken"  # noqa: S105 - the dashboard off loopback wants it
     with pytest.raises(ConfigError, match="WATCHER_TOKEN is not set"):
         load_config(tmp_path / "watcher.yaml", env={})
 

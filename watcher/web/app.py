@@ -80,6 +80,7 @@ def page_environment() -> Environment:
     """The templates, every value autoescaped, with the `highlight` filter."""
     env = Environment(loader=PackageLoader("watcher.web"), autoescape=True, trim_blocks=True)
     env.filters["highlight"] = highlight
+    env.filters["basename"] = lambda path: Path(path).name if path else ""
     env.globals["version"] = __version__
     env.globals["stylesheet"] = stylesheet
     return env
