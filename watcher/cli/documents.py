@@ -58,6 +58,9 @@ def match(
         sys.exit(2)
     engine = Engine(ruleset)
     documents = matched = 0
+    # JSON Lines through one encoder into the buffered stream, a document's hits at once (not an echo a line).
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    write = sys.stdout.write
     with ParsePool() as pool:
         for result in read_paths(paths, reader=pool.read, ahead=pool.workers):
             if isinstance(result, Skipped):
@@ -68,11 +71,11 @@ def match(
                 continue
             hits = engine.match(result)
             matched += bool(hits)
+            if as_json and hits:
+                write("".join(encode(match_record(result, hit)) + "\n" for hit in hits))
+                continue
             for hit in hits:
-                if as_json:
-                    click.echo(json.dumps(match_record(result, hit), ensure_ascii=False))
-                else:
-                    say(match_line(result, hit))
+                say(match_line(result, hit))
     if not as_json and not explain:
         if matched:
             say(f"{matched} of {_count(documents, 'document')} matched", err=True)

@@ -117,12 +117,13 @@ def is_word_char(ch: str) -> bool:
 class NormText:
     """One field's text, normalized for matching."""
 
-    __slots__ = ("original", "cased", "folded", "_segments", "_f2c", "_spaces", "_unspaced", "_shift")
+    __slots__ = ("original", "cased", "folded", "_segments", "_starts", "_f2c", "_spaces", "_unspaced", "_shift")
 
     def __init__(self, original: str, confusables: Confusables | None = None):
         self.original = original
         # (cased start, original start, original end, normalized word or None when unchanged)
         self._segments: list[tuple[int, int, int, str | None]] | None = None
+        self._starts: list[int] = []  # each segment's cased start: bisected without a key function
         self._spaces: list[int] | None = None
         self._unspaced: list[int] | None = None
         # When every white space run of ASCII text is one character, cased offsets are original offsets
@@ -191,6 +192,7 @@ class NormText:
                         segments.append((pos, m.start(), m.end(), word))
                         pos += len(word) + 1
                 self._segments = segments
+            self._starts = [segment[0] for segment in self._segments]
         return self._segments
 
     def original_offset(self, cased_offset: int) -> int:
@@ -200,7 +202,7 @@ class NormText:
         segments = self._build_segments()
         if not segments:
             return 0
-        i = bisect_right(segments, cased_offset, key=_segment_start) - 1
+        i = bisect_right(self._starts, cased_offset) - 1
         if i < 0:
             return segments[0][1]
         cstart, ostart, oend, word = segments[i]
@@ -226,7 +228,7 @@ class NormText:
 
     def _original_end(self, cased_end: int) -> int:
         segments = self._build_segments()
-        i = bisect_right(segments, cased_end - 1, key=_segment_start) - 1
+        i = bisect_right(self._starts, cased_end - 1) - 1
         if i >= 0:
             cstart, _, oend, word = segments[i]
             # A span to the end of a word that normalization shortened ("e" + combining accent) ends where
@@ -248,10 +250,6 @@ class NormText:
         if self._unspaced:
             index += bisect_left(self._unspaced, cased_offset) // 2
         return index
-
-
-def _segment_start(segment: tuple[int, int, int, str | None]) -> int:
-    return segment[0]
 
 
 def _char_map(original_word: str, normalized: str) -> list[int] | None:

@@ -47,6 +47,8 @@ class Doc:
         self.mask: frozenset[int] | None = None
         self._regex_cache: dict[tuple[int, int], list[Occ]] = {}
         self._sentences: dict[int, list[int]] = {}
+        # Evidence of one occurrence, shared by every rule that matched there (many, in a busy document).
+        self._evidence: dict[tuple[str, Occ], Evidence] = {}
 
     def cased_text(self, occ: Occ) -> str:
         return self.fields[occ[0]].cased[occ[1] : occ[2]]
@@ -84,9 +86,13 @@ class Doc:
         return f'"{self.fields[occ[0]].original[start:end]}" in {field}'
 
     def evidence(self, label: str, occ: Occ) -> Evidence:
-        field, start, end = self.locate(occ)
-        original = self.fields[occ[0]].original
-        return Evidence(label, original[start:end], field, start, end, snippet(original, start, end))
+        found = self._evidence.get((label, occ))
+        if found is None:
+            field, start, end = self.locate(occ)
+            original = self.fields[occ[0]].original
+            found = Evidence(label, original[start:end], field, start, end, snippet(original, start, end))
+            self._evidence[(label, occ)] = found
+        return found
 
 
 def snippet(original: str, start: int, end: int) -> str:

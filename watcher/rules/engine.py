@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from watcher.items.model import TEXT_FIELDS, Item
 from watcher.items.normalize import NormText, confusable_table, normalize_term
@@ -53,10 +55,34 @@ from watcher.rules.scan import Keys, Scanner
 _FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 
 
-@dataclass(frozen=True)
 class Match:
-    rule: Rule
-    evidence: tuple[Evidence, ...]
+    """A rule an item matched, and why: its evidence, worked out the first time it is asked for (a backtest
+    or a count needs none; an alert needs it once)."""
+
+    __slots__ = ("rule", "_evidence", "_work")
+
+    def __init__(self, rule: Rule, evidence: tuple[Evidence, ...] | None = None, *, work: Any = None):
+        self.rule = rule
+        self._evidence = evidence
+        self._work: Callable[[], tuple[Evidence, ...]] | None = work
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        if self._evidence is None:
+            self._evidence = self._work() if self._work is not None else ()
+            self._work = None  # the document it points to can go
+        return self._evidence
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Match):
+            return NotImplemented
+        return self.rule == other.rule and self.evidence == other.evidence
+
+    def __hash__(self) -> int:
+        return hash((self.rule.id, self.evidence))
+
+    def __repr__(self) -> str:
+        return f"Match({self.rule.id!r})"
 
 
 @dataclass
@@ -176,10 +202,12 @@ class Engine:
                 continue
             doc.mask = compiled.mask
             if compiled.node.holds(doc):
-                out.append(Match(compiled.rule, self._evidence(compiled, doc)))
+                out.append(Match(compiled.rule, work=partial(self._evidence, compiled, doc)))
         return out
 
-    def _evidence(self, compiled: _CompiledRule, doc: Doc) -> tuple[Evidence, ...]:
+    @staticmethod
+    def _evidence(compiled: _CompiledRule, doc: Doc) -> tuple[Evidence, ...]:
+        doc.mask = compiled.mask
         seen: set[tuple[str, Occ]] = set()
         out: list[Evidence] = []
         for label, occ in compiled.node.evidence(doc):

@@ -1,0 +1,1 @@
+"""Pieces the benchmarks share (not benchmarks themselves: CI runs benchmarks/*.py only)."""
