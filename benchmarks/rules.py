@@ -69,24 +69,26 @@ def make_world(n_rules: int, seed: int = 1) -> tuple[dict[str, Any], list[str], 
     for i in range(n_rules):
         ent = f"e{rng.randrange(n_entities)}"
         kws = rng.sample(keywords, 3)
-        kind = i % 20
-        match: dict[str, Any]
-        if kind < 11:
-            match = {"all": [{"entity": ent}, {"any": kws}]}
-        elif kind < 13:
-            match = {"all": [{"entity": ent}, {"any": kws[:2]}], "none": [kws[2]]}
-        elif kind < 15:
-            match = {"near": [{"entity": ent}, {"any": kws}], "within": 6}
-        elif kind < 17:
-            match = {"sentence": [{"entity": ent}, {"any": kws}]}
-        elif kind < 19:
-            match = {"at_least": 2, "of": [{"entity": ent}, *kws]}
-        else:
-            match = {"all": [{"entity": ent}, {"regex": rf"\b{kws[0]}-\d+\b"}]}
-        rules.append({"id": f"r{i}", "title": f"Rule {i}", "match": match})
+        rules.append({"id": f"r{i}", "title": f"Rule {i}", "match": rule_match(i, ent, kws, within=6)})
     aliases = [a for als in entities.values() for a in als]
     used = {m["entity"] for r in rules for m in _walk(r["match"]) if "entity" in m}
     return {"entities": {k: v for k, v in entities.items() if k in used}, "rules": rules}, aliases, keywords
+
+
+def rule_match(i: int, ent: str, kws: list[str], *, within: int) -> dict[str, Any]:
+    """The i-th rule's condition: mostly an entity with any of three words, and of every other kind a few."""
+    kind = i % 20
+    if kind < 11:
+        return {"all": [{"entity": ent}, {"any": kws}]}
+    if kind < 13:
+        return {"all": [{"entity": ent}, {"any": kws[:2]}], "none": [kws[2]]}
+    if kind < 15:
+        return {"near": [{"entity": ent}, {"any": kws}], "within": within}
+    if kind < 17:
+        return {"sentence": [{"entity": ent}, {"any": kws}]}
+    if kind < 19:
+        return {"at_least": 2, "of": [{"entity": ent}, *kws]}
+    return {"all": [{"entity": ent}, {"regex": rf"\b{kws[0]}-\d+\b"}]}
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:
@@ -150,21 +152,7 @@ def make_themed_world(n_rules: int, seed: int = 5) -> tuple[dict[str, Any], list
         t = i % THEMES
         ent = rng.choice(theme_entities[t])
         kws = rng.sample(theme_keywords[t], 3)
-        kind = i % 20
-        match: dict[str, Any]
-        if kind < 11:
-            match = {"all": [{"entity": ent}, {"any": kws}]}
-        elif kind < 13:
-            match = {"all": [{"entity": ent}, {"any": kws[:2]}], "none": [kws[2]]}
-        elif kind < 15:
-            match = {"near": [{"entity": ent}, {"any": kws}], "within": 12}
-        elif kind < 17:
-            match = {"sentence": [{"entity": ent}, {"any": kws}]}
-        elif kind < 19:
-            match = {"at_least": 2, "of": [{"entity": ent}, *kws]}
-        else:
-            match = {"all": [{"entity": ent}, {"regex": rf"\b{kws[0]}-\d+\b"}]}
-        rules.append({"id": f"r{i}", "title": f"Rule {i}", "match": match})
+        rules.append({"id": f"r{i}", "title": f"Rule {i}", "match": rule_match(i, ent, kws, within=12)})
     used = {m["entity"] for r in rules for m in _walk(r["match"]) if "entity" in m}
     aliases = [[a for name in names for a in entities[name]] for names in theme_entities]
     return {"entities": {k: v for k, v in entities.items() if k in used}, "rules": rules}, aliases, theme_keywords
