@@ -375,3 +375,15 @@ def test_items_show_says_whether_the_content_is_the_article(tmp_path: Path) -> N
     assert "Rajin" in shown
     other = runner.invoke(main, ["items", "show", str(ids["b"]), "--json", "--config", str(cfg)]).output
     assert "HTTP 404" in json.loads(other)["full_text"]
+
+
+def test_an_entry_longer_than_its_page_keeps_its_own_text(tmp_path: Path) -> None:
+    whole = " ".join(BODY * 4)
+    with feed_server() as srv:
+        srv.static("/a", article_page("Shells", BODY[:2]), headers={"Content-Type": "text/html"})
+        srv.static("/rss", rss([("1", "Shells", srv.url("/a"), whole)]))
+        cfg = setup(tmp_path, srv.url("/rss"), feed_extra=", full_text: true")
+        result = poll_with(cfg)["teasers"]
+    assert result.full_text is not None and dict(result.full_text.failed) == {"shorter": 1}
+    content, summary, status = rows(cfg, "SELECT content, summary, full_text FROM items")[0]
+    assert content == "" and summary == whole and "no longer than the entry's" in status

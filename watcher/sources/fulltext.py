@@ -113,6 +113,10 @@ class ArticleReader:
             return "empty", f"{url}: no article text found on the page"
         if len(text) < MIN_ARTICLE_CHARS:
             return "too_short", f"{url}: only {len(text)} characters of text (a paywall or a login page?)"
+        own = len(item.content or item.summary)
+        if len(text) <= own:
+            # A feed that carries whole articles already: its own text is kept, not a teaser of the page.
+            return "shorter", f"{url}: the page's text ({len(text)} characters) is no longer than the entry's ({own})"
         return FULL_TEXT_READ, text
 
 
