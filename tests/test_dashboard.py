@@ -135,3 +135,15 @@ def test_a_failing_feed_says_since_when_and_why(tmp_path: Path) -> None:
     with served(cfg) as base:
         feeds = get(base + "/feeds")[2]
     assert "failing since 2026-11-01 08:00 (2 failures): HTTP 503 &lt;b&gt;busy&lt;/b&gt;" in feeds
+
+
+def test_a_database_gone_is_one_line_and_a_503_page(tmp_path: Path) -> None:
+    cfg = corpus(tmp_path)
+    with served(cfg) as base:
+        assert get(base + "/")[0] == 200
+        for name in ("w.db", "w.db-wal", "w.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        (tmp_path / "w.db").write_text("not a database at all")
+        gone = get(base + "/rules")
+        assert gone[0] == 503 and "cannot read the database" in gone[2]
+        assert get(base + "/healthz")[0] == 200  # the server itself stays up

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 
 from watcher import __version__
+from watcher.errors import WatcherError
 from watcher.rules.engine import Engine
 from watcher.rules.model import RuleSet
 from watcher.rules.report import check_examples
@@ -44,6 +46,7 @@ from watcher.web.queries import (
 )
 from watcher.web.server import Request, Response
 
+log = logging.getLogger(__name__)
 COOKIE = "watcher_session"
 HEADERS = [
     (
@@ -120,6 +123,7 @@ class Dashboard:
         self.clock = clock
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard")
         self._store: Store | None = None
+        self._inode: int | None = None
         self._rules_view: tuple[int, RulesView] | None = None
         self.env = page_environment()
         self._css = stylesheet().encode()
@@ -140,7 +144,15 @@ class Dashboard:
 
     def handle(self, request: Request) -> Response:
         """Answer one request (on the dashboard's thread)."""
-        response = self._route(request)
+        try:
+            response = self._route(request)
+        except WatcherError as e:
+            # The database gone, locked past the busy timeout, or not one of ours: one line, and a page saying so.
+            log.error("dashboard: %s %s: %s", request.method, request.path, e)
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            response = self._page("notfound.html", status=503, what=f"answer now: {e}")
         response.headers = [*HEADERS, *response.headers]
         return response
 
@@ -169,8 +181,17 @@ class Dashboard:
         return self._page("notfound.html", status=404, what=request.path)
 
     def _open(self) -> Store:
+        """The read-only connection, opened again when the file was replaced (a restore from backup)."""
+        try:
+            inode = self.database.stat().st_ino
+        except OSError:
+            inode = None
+        if self._store is not None and inode != self._inode:
+            self._store.close()
+            self._store = None
         if self._store is None:
             self._store = Store.open_readonly(self.database)
+            self._inode = inode
         return self._store
 
     # access ---------------------------------------------------------------------------------------------
