@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,21 +70,36 @@ class Finished:
     peak_mb: float
 
 
+# Linux keeps a process's peak RSS across exec, and a forked child starts with its parent's: a command forked
+# straight from pytest (hundreds of MB by then) would report pytest's peak. A small wrapper process, fresh
+# from exec, starts the command and reports the peak of the command alone (os.wait4 on it).
+_WRAPPER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def run_measured(args: list[str], *, timeout: float, env: dict[str, str] | None = None) -> Finished:
-    """Run a command to its end and measure its own peak memory (os.wait4: this child alone, not pytest's)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise AssertionError(f"{args} still running after {timeout}s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    """Run a command to its end and measure its own peak memory (its parse workers included), not pytest's."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "peak"
+        wrapper = subprocess.Popen(
+            [sys.executable, "-c", _WRAPPER, str(report), *args],
+            stdout=out,
+            stderr=err,
+            env=env,
+            start_new_session=True,  # a timeout kills the command with its wrapper
+        )
+        try:
+            wrapper.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(wrapper.pid, signal.SIGKILL)
+            wrapper.wait()
+            raise AssertionError(f"{args} still running after {timeout}s") from None
+        code, peak_kb = report.read_text().split()
         out.seek(0)
         err.seek(0)
-        return Finished(proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss / 1024)
+        return Finished(int(code), out.read().decode(), err.read().decode(), int(peak_kb) / 1024)

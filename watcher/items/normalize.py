@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
 
 from watcher.items.scripts import unspaced_positions
 
@@ -65,6 +64,9 @@ _SPECIAL = re.compile(
     + "]"
 )
 _WORD = re.compile(r"\S+")
+# Where a text and its normalized form can differ in length: white space that is not one plain space between
+# words, and words that are not ASCII.
+_ANOMALY = re.compile(r"^\s+|\s+\Z|\s{2,}|[^\S ]|[^\x00-\x7f\s]+")
 _SPACE = re.compile(" ")
 
 
@@ -122,7 +124,7 @@ class NormText:
     def __init__(self, original: str, confusables: Confusables | None = None):
         self.original = original
         # (cased start, original start, original end, normalized word or None when unchanged)
-        self._segments: list[tuple[int, int, int, str | None]] | None = None
+        self._segments: list[tuple[int, int, int, int, str | None]] | None = None
         self._starts: list[int] = []  # each segment's cased start: bisected without a key function
         self._spaces: list[int] | None = None
         self._unspaced: list[int] | None = None
@@ -171,46 +173,76 @@ class NormText:
             return start, end
         return self._f2c[start], self._f2c[end - 1] + 1
 
-    def _build_segments(self) -> list[tuple[int, int, int, str | None]]:
+    def _build_segments(self) -> list[tuple[int, int, int, int, str | None]]:
+        """Where `cased` and the original differ in length, in order: (cased start, original start, cased
+        length, original length, normalized word or None for white space). Between two such regions the
+        offsets differ by a constant. Most text has few: a paragraph break, a word with a ligature."""
         if self._segments is None:
-            if self.original.isascii():
-                spans = [m.span() for m in _WORD.finditer(self.original)]
-                cased_starts = accumulate((e - s + 1 for s, e in spans), initial=1)
-                self._segments = [(c, s, e, None) for c, (s, e) in zip(cased_starts, spans, strict=False)]
+            original = self.original
+            regions: list[tuple[int, int, int, int, str | None]] = []
+            delta = 1  # cased offset - original offset where nothing changed: the padding space comes first
+            word_end = 0
+            for m in _ANOMALY.finditer(original):
+                start, end = m.span()
+                if start < word_end:
+                    continue  # more of a word already taken whole
+                text = m.group()
+                if not text[0].isspace():
+                    # Non-ASCII characters: the whole word they are in.
+                    start = _word_start(original, start)
+                    end = _word_end(original, end)
+                    text = original[start:end]
+                    word_end = end
+                if text[0].isspace():
+                    # A run of white space is one space in `cased` (at the very start: the padding space).
+                    cased = 0 if start == 0 else start + delta
+                    regions.append((cased, start, 1, end - start, None))
+                    delta = cased + 1 - end
+                    continue
+                word = normalize_word(text)
+                if not word:
+                    self._segments = self._word_segments()
+                    break
+                if len(word) != end - start:
+                    cased = start + delta
+                    regions.append((cased, start, len(word), end - start, word))
+                    delta = cased + len(word) - end
             else:
-                # Normalization never joins or splits across white space, so word by word it gives `cased`.
-                segments: list[tuple[int, int, int, str | None]] = []
-                pos = 1
-                for m in _WORD.finditer(self.original):
-                    text = m.group()
-                    if text.isascii():  # most words of most texts: unchanged
-                        segments.append((pos, m.start(), m.end(), None))
-                        pos += len(text) + 1
-                        continue
-                    word = normalize_word(text)
-                    if word:
-                        segments.append((pos, m.start(), m.end(), word))
-                        pos += len(word) + 1
-                self._segments = segments
+                self._segments = regions
             self._starts = [segment[0] for segment in self._segments]
         return self._segments
+
+    def _word_segments(self) -> list[tuple[int, int, int, int, str | None]]:
+        """Every word as a region: for the rare text where a word normalizes to nothing (and takes its space)."""
+        segments: list[tuple[int, int, int, int, str | None]] = []
+        pos = 1
+        previous_end = 0
+        for m in _WORD.finditer(self.original):
+            word = normalize_word(m.group())
+            if not word:
+                continue
+            # The white space before the word, then the word itself.
+            segments.append((pos - 1, previous_end, 1, m.start() - previous_end, None))
+            segments.append((pos, m.start(), len(word), m.end() - m.start(), word))
+            pos += len(word) + 1
+            previous_end = m.end()
+        return segments
 
     def original_offset(self, cased_offset: int) -> int:
         """The offset in the original text of a character at `cased_offset`."""
         if self._shift is not None:
             return max(0, min(cased_offset + self._shift, len(self.original)))
         segments = self._build_segments()
-        if not segments:
-            return 0
         i = bisect_right(self._starts, cased_offset) - 1
         if i < 0:
-            return segments[0][1]
-        cstart, ostart, oend, word = segments[i]
+            return max(0, min(cased_offset - 1, len(self.original)))
+        cstart, ostart, clen, olen, word = segments[i]
         off = cased_offset - cstart
-        olen = oend - ostart
+        if off >= clen:
+            return max(0, min(ostart + olen + off - clen, len(self.original)))
         if word is None or len(word) == olen:
             return ostart + min(off, olen)
-        charmap = _char_map(self.original[ostart:oend], word)
+        charmap = _char_map(self.original[ostart : ostart + olen], word)
         if charmap is not None and off < len(charmap):
             return ostart + charmap[off]
         return ostart + min(off, olen)
@@ -230,11 +262,11 @@ class NormText:
         segments = self._build_segments()
         i = bisect_right(self._starts, cased_end - 1) - 1
         if i >= 0:
-            cstart, _, oend, word = segments[i]
+            cstart, ostart, clen, olen, word = segments[i]
             # A span to the end of a word that normalization shortened ("e" + combining accent) ends where
             # the original word ends.
-            if word is not None and cased_end == cstart + len(word):
-                return oend
+            if word is not None and cased_end == cstart + clen:
+                return ostart + olen
         return self.original_offset(cased_end - 1) + 1
 
     def word_index(self, cased_offset: int) -> int:
@@ -250,6 +282,19 @@ class NormText:
         if self._unspaced:
             index += bisect_left(self._unspaced, cased_offset) // 2
         return index
+
+
+def _word_start(text: str, i: int) -> int:
+    while i > 0 and not text[i - 1].isspace():
+        i -= 1
+    return i
+
+
+def _word_end(text: str, i: int) -> int:
+    size = len(text)
+    while i < size and not text[i].isspace():
+        i += 1
+    return i
 
 
 def _char_map(original_word: str, normalized: str) -> list[int] | None:
