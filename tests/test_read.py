@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -243,3 +244,47 @@ def test_feedparser_wellformed_feeds_yield_their_entries() -> None:
     extension_only = {"wfw_comment", "wfw_commentRSS", "dc_publisher", "expirationDate"}
     assert [name for name in missing if not any(f"item_{e}" in name for e in extension_only)] == []
     assert len(missing) == 10
+
+
+def test_a_file_left_out_is_said_once_per_reason_across_reads(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from watcher.backfill import load_engine
+    from watcher.config import load_config
+    from watcher.poll import Poller
+    from watcher.sources.sandbox import ParsePool
+    from watcher.store.feeds import all_feeds, sync
+    from watcher.store.sqlite import Store
+
+    write(tmp_path / "rules" / "r.yaml", "rules:\n  - id: x\n    title: X\n    match: [shells]\n")
+    inbox = tmp_path / "inbox"
+    (inbox / "empty.txt").parent.mkdir(parents=True)
+    (inbox / "empty.txt").write_text("")
+    (inbox / "report.docx").write_bytes(b"PK\x03\x04")
+    write(inbox / "ok.txt", "Shells\n\nArtillery shells by rail.")
+    cfg = write(tmp_path / "watcher.yaml", "database: w.db\nrules: rules\nseeds: [inbox]\n")
+    config = load_config(cfg, env={})
+    with Store.open(config.database) as store, ParsePool() as pool:
+        sync(store, config)
+        poller = Poller(config, store, load_engine(config), parse_pool=pool)
+        state = next(s for s in all_feeds(store) if s.name == "inbox")
+
+        def skipped_lines() -> list[str]:
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="watcher"):
+                poller.poll_dir(state)
+            return sorted(r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped"))
+
+        first = skipped_lines()
+        assert len(first) == 2 and "empty.txt: empty file" in first[0] and "unknown file type .docx" in first[1]
+        assert skipped_lines() == []  # the next polls say nothing new
+        (inbox / "empty.txt").write_text("Now with text about shells.")
+        assert skipped_lines() == []
+        (inbox / "empty.txt").write_text("")
+        again = skipped_lines()  # it was read in between: left out again is news
+        assert len(again) == 1 and "empty.txt: empty file" in again[0]
+        poller.close()
+    # Without a memory of earlier reads (backfill, match), every read says it.
+    with caplog.at_level(logging.WARNING, logger="watcher"):
+        caplog.clear()
+        list(read_paths([inbox]))
+        list(read_paths([inbox]))
+    assert sum("unknown file type" in r.getMessage() for r in caplog.records) == 2

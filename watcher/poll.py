@@ -77,6 +77,8 @@ class Poller:
         self.articles = ArticleReader(
             self.client, self.gate, parse_pool, timeout=config.http.timeout, max_bytes=config.http.max_page_bytes
         )
+        # Per seed directory, the files left out and why, said once (not at every poll) until that changes.
+        self._told_skips: dict[str, dict[str, str]] = {}
         self.outbox = Outbox(config.notify)
         self.dispatcher = Dispatcher(store, config, rules={r.id: r for r in engine.ruleset.rules}, clock=clock)
 
@@ -339,6 +341,7 @@ class Poller:
             max_bytes=self.config.http.max_bytes,
             reader=self.parse_pool.read,
             ahead=self.parse_pool.workers,
+            told=self._told_skips.setdefault(state.name, {}),
         )
         while batch := list(itertools.islice(results, DIR_BATCH)):
             yield batch

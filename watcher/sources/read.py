@@ -42,12 +42,30 @@ def read_paths(
     source: str | None = None,
     reader: DocumentReader = read_document,
     ahead: int = 0,
+    told: dict[str, str] | None = None,
 ) -> Iterator[Item | Skipped]:
     """Yield the items of every document under `paths`, in a stable order, and a Skipped for each file left out.
 
     `reader` turns a file's bytes into items: in-process by default, or `ParsePool.read` to parse untrusted
-    files in the sandboxed workers. With `ahead`, that many files are read and parsed concurrently.
+    files in the sandboxed workers. With `ahead`, that many files are read and parsed concurrently. Each file
+    left out is logged once with its reason; with `told` (kept from one read to the next, as a daemon's seed
+    directory is read every few minutes), only when that reason is new for that file.
     """
+    for result in _read(paths, max_bytes, source, reader, ahead):
+        if isinstance(result, Skipped):
+            where = str(result.path)
+            if told is None or told.get(where) != result.reason:
+                log.warning("skipped %s: %s", result.path, result.reason)
+                if told is not None:
+                    told[where] = result.reason
+        elif told is not None and result.path:
+            told.pop(result.path, None)
+        yield result
+
+
+def _read(
+    paths: Iterable[str | Path], max_bytes: int, source: str | None, reader: DocumentReader, ahead: int
+) -> Iterator[Item | Skipped]:
     files = _files(paths, source)
     if ahead <= 0:
         for found in files:
@@ -148,5 +166,4 @@ def _load(path: Path, source: str, max_bytes: int, reader: DocumentReader) -> li
 
 
 def _skip(path: Path, reason: str) -> Skipped:
-    log.warning("skipped %s: %s", path, reason)
     return Skipped(path, reason)
