@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config.durations import parse_duration
-from watcher.config.http import feed_url_error, full_text_mode, is_loopback, selector_error
+from watcher.config.http import default_full_text, feed_url_error, full_text_setting, is_loopback, selector_setting
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Stories, Target
 from watcher.config.secrets import all_secrets, apprise_url_error
 from watcher.config.template import Template, template_error
@@ -51,7 +51,7 @@ class Validator:
         delivery = self._delivery(value.get("delivery", {}))
         daemon = self._daemon(value.get("server", {}), value.get("daemon", {}))
         stories = self._stories(value.get("stories", {}))
-        full_text = self._default_full_text(value)
+        full_text = default_full_text(self.doc, value)
         return Config(
             path=Path(self.doc.file),
             database=database,
@@ -191,8 +191,8 @@ class Validator:
             name = self._name(spec.get("name", default_name), (*path, "name"))
             interval = self._duration(spec.get("interval"), (*path, "interval"), 900.0)
             alert_existing = self._bool(spec.get("alert_existing"), (*path, "alert_existing"), False)
-            full_text = self._full_text(spec.get("full_text"), (*path, "full_text"))
-            selector = self._selector(spec.get("full_text_selector"), (*path, "full_text_selector"))
+            full_text = full_text_setting(self.doc, spec.get("full_text"), (*path, "full_text"))
+            selector = selector_setting(self.doc, spec.get("full_text_selector"), (*path, "full_text_selector"))
             out.append(Feed(url, name or default_name, interval, alert_existing, full_text, selector))
             names.append((i, out[-1].name))
         self._unique(names, "feeds")
@@ -316,34 +316,6 @@ class Validator:
             self.doc.problem(path, f"must be a whole number{unit}, at least {least}")
             return default
         return raw
-
-    def _full_text(self, value: Any, path: KeyPath) -> str | None:
-        if value is None:
-            return None
-        mode = full_text_mode(value)
-        if mode is None:
-            self.doc.problem(path, f"must be true, false or auto, not {value!r}")
-        return mode
-
-    def _default_full_text(self, value: dict[str, Any]) -> str:
-        http = value.get("http")
-        nested = http.get("full_text") if isinstance(http, dict) else None
-        if "full_text" in value and nested is not None:
-            self.doc.problem(("full_text",), "say it once: here or as http.full_text, not both")
-        if nested is not None:
-            return self._full_text(nested, ("http", "full_text")) or "off"
-        return self._full_text(value.get("full_text"), ("full_text",)) or "off"
-
-    def _selector(self, value: Any, path: KeyPath) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.doc.problem(path, "must be a CSS selector, like 'article .body'")
-            return None
-        problem = selector_error(value)
-        if problem:
-            self.doc.problem(path, problem)
-        return value.strip()
 
     def _stories(self, value: Any) -> Stories:
         if not isinstance(value, dict):
