@@ -268,3 +268,5 @@ def test_backfill_ends_with_what_matched_where_it_is_and_what_next(project: Path
     assert any(line.split() == ["shells", "1", str(project / "docs" / "a.txt")] for line in lines), out
     assert f"database: {project / 'w.db'}" in lines
     assert f"next: watcher alerts list --config {project / 'watcher.yaml'}" in lines
+    serve = f"      watcher serve --config {project / 'watcher.yaml'}  (the dashboard, on http://127.0.0.1:8080/)"
+    assert serve in lines

@@ -162,4 +162,6 @@ def next_steps(result: BackfillResult, options: BackfillOptions, config: Config,
         if result.stats.alerts
         else f"next: watcher items search WORDS{config_arg}"
     )
+    host, port = config.daemon.listen or ("127.0.0.1", 8080)  # where `watcher serve` listens by default
+    lines.append(f"      watcher serve{config_arg}  (the dashboard, on http://{host}:{port}/)")
     return lines
