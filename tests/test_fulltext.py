@@ -326,7 +326,10 @@ def test_feeds_add_full_text_and_feeds_list_shows_how_it_goes(tmp_path: Path) ->
         store = Store.open(tmp_path / "w.db")
         assert get_feed(store, "teasers").full_text == "on"  # type: ignore[union-attr]
         store.close()
-        assert runner.invoke(main, ["poll", "--once", "--config", str(cfg)]).exit_code == 0
+        polled = runner.invoke(main, ["poll", "--once", "--json", "--config", str(cfg)])
+        assert polled.exit_code == 0, polled.output
+        source = json.loads(polled.stdout)["sources"][0]
+        assert (source["full_text_read"], source["full_text_failed"]) == (1, {"http_error": 1})
     listed = runner.invoke(main, ["feeds", "list", "--config", str(cfg)])
     assert "full text: on, 1 read, 1 kept their summary (last: http error x1" in listed.output, listed.output
     record = json.loads(runner.invoke(main, ["feeds", "list", "--json", "--config", str(cfg)]).output)

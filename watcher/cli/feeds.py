@@ -16,6 +16,7 @@ from watcher.cli.terminal import HEALTH_COLOURS, interactive, relative, table
 from watcher.config.durations import parse_duration
 from watcher.daemon.schedule import SUBSCRIPTION_CHECK
 from watcher.poll import FEED_FAILURE, poll_once
+from watcher.pollresults import PollResult
 from watcher.sources.opml import read_opml, write_opml
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import FeedState, add_feed, all_feeds, remove_feed, subscribe_all, sync
@@ -57,7 +58,7 @@ def poll_command(config_path: Path | None, once: bool, force: bool, as_json: boo
     if as_json:
         fields = ("name", "url", "ok", "status", "new", "alerts", "recorded", "error")
         record = {
-            "sources": [{f: getattr(r, f) for f in fields} for r in results],
+            "sources": [{**{f: getattr(r, f) for f in fields}, **_full_text_fields(r)} for r in results],
             "ok": len(ok),
             "failed": len(failed),
             "deferred": len(deferred),
@@ -84,6 +85,14 @@ def poll_command(config_path: Path | None, once: bool, force: bool, as_json: boo
     )
     if failed:
         sys.exit(1)
+
+
+def _full_text_fields(result: PollResult) -> dict[str, object]:
+    """A full_text feed's articles in this poll: how many were read, and how many not by reason."""
+    report = result.full_text
+    if report is None:
+        return {}
+    return {"full_text_read": report.read, "full_text_failed": dict(report.failed)}
 
 
 @main.group()
