@@ -49,9 +49,10 @@ def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "cond
 
 
 @contextmanager
-def daemon(cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Daemon]:
+def watcher_process(*args: str, env: dict[str, str] | None = None) -> Iterator[Daemon]:
+    """`python -m watcher ARGS` as a process whose log is read as it runs; killed at the end if still running."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "run", "--config", str(cfg), *args],
+        [sys.executable, "-m", "watcher", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -67,3 +68,9 @@ def daemon(cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] =
         d.reader.join(timeout=5)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+@contextmanager
+def daemon(cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Daemon]:
+    with watcher_process("run", "--config", str(cfg), *args, env=env) as d:
+        yield d

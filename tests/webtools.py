@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from tests.conftest import write
-from tests.daemonproc import Daemon, wait_for
+from tests.daemonproc import wait_for, watcher_process
 from watcher.cli import main
 
 RULES = """\
@@ -60,26 +57,11 @@ def corpus(tmp_path: Path, *, extra: str = "", env: dict[str, str] | None = None
 @contextmanager
 def served(cfg: Path, listen: str = "127.0.0.1:0", env: dict[str, str] | None = None) -> Iterator[str]:
     """`watcher serve` as a process; yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "serve", "--config", str(cfg), "--listen", listen],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    d = Daemon(proc)
-    try:
-        wait_for(lambda: "dashboard on http://" in d.log() or proc.poll() is not None, what="the dashboard")
+    with watcher_process("serve", "--config", str(cfg), "--listen", listen, env=env) as d:
+        wait_for(lambda: "dashboard on http://" in d.log() or d.proc.poll() is not None, what="the dashboard")
         m = re.search(r"dashboard on (http://\S+?)/ ", d.log())
         assert m is not None, d.log()
         yield m.group(1)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(timeout=10)
-        d.reader.join(timeout=5)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, dict[str, str], str]:
