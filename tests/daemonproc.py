@@ -50,7 +50,7 @@ def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "cond
 
 @contextmanager
 def watcher_process(*args: str, env: dict[str, str] | None = None) -> Iterator[Daemon]:
-    """`python -m watcher ARGS` as a process whose log is read as it runs; killed at the end if still running."""
+    """`python -m watcher ARGS` as a process whose log is read as it runs; stopped at the end if still running."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "watcher", *args],
         stderr=subprocess.PIPE,
@@ -63,7 +63,12 @@ def watcher_process(*args: str, env: dict[str, str] | None = None) -> Iterator[D
         yield d
     finally:
         if proc.poll() is None:
-            proc.kill()
+            # SIGTERM first: a process stopped so writes its coverage data; one that will not stop is killed.
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         proc.wait()
         d.reader.join(timeout=5)
         if proc.stderr is not None:
