@@ -23,19 +23,18 @@ from watcher.config import Config
 from watcher.delivery.deliver import Dispatcher, enqueue_alerts
 from watcher.delivery.outbox import Outbox, iso
 from watcher.errors import FetchError, HostWaiting, ReadError
-from watcher.items.dedup import item_key
 from watcher.items.model import Item
 from watcher.pipeline import Pipeline, SourceIngest, Stats
+from watcher.pollarticles import Articles
 from watcher.pollresults import Fetched, PollResult
 from watcher.rules.engine import Engine
-from watcher.sources.article import wants_full_text
 from watcher.sources.fetch import FetchResult, fetch, make_client
-from watcher.sources.fulltext import ArticleReader, FullTextReport
+from watcher.sources.fulltext import ArticleReader
 from watcher.sources.hosts import HostGate
 from watcher.sources.read import Skipped, read_paths
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
-from watcher.store.search import known_keys, remember_rules
+from watcher.store.search import remember_rules
 from watcher.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -74,9 +73,10 @@ class Poller:
         self.rng = rng or random.Random()  # noqa: S311 - jitter
         self.concurrency = concurrency
         self.gate = HostGate(config.http.per_host, config.http.per_host_gap)
-        self.articles = ArticleReader(
+        reader = ArticleReader(
             self.client, self.gate, parse_pool, timeout=config.http.timeout, max_bytes=config.http.max_page_bytes
         )
+        self.articles = Articles(config, store, reader)
         # Per seed directory, the files left out and why, said once (not at every poll) until that changes.
         self._told_skips: dict[str, dict[str, str]] = {}
         self.outbox = Outbox(config.notify)
@@ -95,31 +95,12 @@ class Poller:
                 done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
                 for future in done:
                     fetched = future.result()
-                    todo = self.articles_to_read(fetched)
+                    todo = self.articles.to_read(fetched)
                     if todo:
-                        pending.add(pool.submit(self.read_articles, fetched, todo))
+                        pending.add(pool.submit(self.articles.read, fetched, todo))
                     else:
                         results.append(self.store_result(fetched))
         return results
-
-    def full_text_mode(self, state: FeedState) -> str:
-        return state.full_text or self.config.full_text
-
-    def articles_to_read(self, fetched: Fetched) -> list[Item]:
-        """The new entries of a fetch whose articles its feed reads (on the store's thread); none once read."""
-        if fetched.items is None or fetched.full_text is not None:
-            return []
-        mode = self.full_text_mode(fetched.state)
-        wanted = [item for item in fetched.items if wants_full_text(item, mode)]
-        if not wanted:
-            return []
-        known = known_keys(self.store, fetched.state.name, [item_key(item) for item in wanted])
-        return [item for item in wanted if item_key(item) not in known]
-
-    def read_articles(self, fetched: Fetched, items: list[Item]) -> Fetched:
-        """Read the articles of `items` into them (any thread); never raises for an article's failure."""
-        fetched.full_text = self.articles.read(items, fetched.state.full_text_selector)
-        return fetched
 
     def fetch_and_parse(self, state: FeedState) -> Fetched:
         """Fetch and parse one feed (any thread); never raises for the feed's own failures."""
@@ -210,27 +191,9 @@ class Poller:
         self._succeeded(state, now, "200 ok", moved, result, new=stats.new)
         poll_result = PollResult.from_stats(state.name, state.fetch_url, stats, first=first)
         if fetched.full_text is not None:
-            self._record_full_text(state, fetched.full_text)
+            self.articles.record(state, fetched.full_text)
             poll_result.full_text = fetched.full_text
         return poll_result
-
-    def _record_full_text(self, state: FeedState, report: FullTextReport) -> None:
-        """Count a poll's articles in the feed's state; one log line for all those that could not be read."""
-        update_feed(
-            self.store,
-            state.name,
-            full_text_read=state.full_text_read + report.read,
-            full_text_failed=state.full_text_failed + report.failures,
-            full_text_error=report.summary() or None,
-        )
-        if report.failures:
-            log.warning(
-                "feed %s: full text: %d of %d new entries keep their summary: %s",
-                state.name,
-                report.failures,
-                report.failures + report.read,
-                report.summary(),
-            )
 
     def _ingest(self, items: Iterable[Item | Skipped], *, first: bool) -> tuple[Stats, list[int]]:
         ingest = self._source_ingest(first)

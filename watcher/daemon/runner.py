@@ -203,9 +203,9 @@ class Daemon:
                 self.metrics.fetch_seconds.observe(fetched.fetch_seconds)
             if fetched.parse_seconds is not None:
                 self.metrics.parse_seconds.observe(fetched.parse_seconds)
-            articles = await self._in(self.db_thread, self.poller.articles_to_read, fetched)
+            articles = await self._in(self.db_thread, self.poller.articles.to_read, fetched)
             if articles:
-                await self._in(self.fetch_pool, self.poller.read_articles, fetched, articles)
+                await self._in(self.fetch_pool, self.poller.articles.read, fetched, articles)
             result = await self._in(self.db_thread, self.poller.store_result, fetched)
             if result.full_text is not None:
                 self.metrics.count_full_text(result.full_text.read, result.full_text.failed)
