@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from watcher.config.yamlfile import KeyPath, Located
 
-FULL_TEXT_MODES = ("off", "on", "auto")
 _MODES: dict[Any, str] = {
     True: "on",
     False: "off",
