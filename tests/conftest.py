@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,3 +105,65 @@ def run_measured(args: list[str], *, timeout: float, env: dict[str, str] | None 
         out.seek(0)
         err.seek(0)
         return Finished(int(code), out.read().decode(), err.read().decode(), int(peak_kb) / 1024)
+
+
+# PostgreSQL -----------------------------------------------------------------------------------------------
+# Where WATCHER_TEST_POSTGRES names a server (postgresql://postgres@127.0.0.1:5432/test), the store's tests
+# run on it too, each in a schema of its own (dropped afterwards); where it is unset or silent they skip.
+POSTGRES_ENV = "WATCHER_TEST_POSTGRES"
+
+
+def postgres_server() -> str:
+    """The test server's URL, or a skip saying why there is none."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"{POSTGRES_ENV} is not set: the PostgreSQL runs are skipped")
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as e:
+        pytest.skip(f"{POSTGRES_ENV}: the server does not answer ({str(e).strip().splitlines()[0]})")
+    return url
+
+
+@contextlib.contextmanager
+def postgres_schema(name: str | None = None):
+    """A fresh schema on the test server: (the URL that selects it, the server URL); dropped afterwards."""
+    import psycopg
+
+    server = postgres_server()
+    schema = name or f"w_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in server else "?"
+    try:
+        yield f"{server}{sep}options=-csearch_path%3D{schema}", server
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url():
+    """A postgresql:// URL of an empty schema of its own."""
+    with postgres_schema() as (url, _):
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path):
+    """Where watcher.yaml's `database:` points, on each store in turn: a SQLite file, a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "w.db")
+    else:
+        with postgres_schema() as (url, _):
+            yield url
+
+
+def location(database: str):
+    """The store location of a `database` fixture value, as watcher.yaml's `database:` gives it."""
+    from watcher.config.database import parse_postgres_url
+
+    return parse_postgres_url(database) if "://" in database else Path(database)

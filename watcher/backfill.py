@@ -16,13 +16,14 @@ from typing import Any
 from watcher.config import Config
 from watcher.delivery.deliver import DeliveryStats, Dispatcher, enqueue_alerts
 from watcher.delivery.outbox import Outbox
-from watcher.errors import NoDatabase, RuleError
+from watcher.errors import RuleError
 from watcher.items.model import Item
 from watcher.pipeline import Pipeline, Stats
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.sources.read import read_paths
 from watcher.sources.sandbox import ParsePool
+from watcher.store import open as store_open
 from watcher.store.search import remember_rules
 from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 
@@ -44,14 +45,12 @@ def load_engine(config: Config) -> Engine:
 
 
 def open_store(config: Config, *, dry_run: bool = False) -> Store:
-    return Store.open_copy(config.database) if dry_run else Store.open(config.database)
+    return store_open.open_dry_run(config.database) if dry_run else store_open.open_store(config.database)
 
 
 def open_existing_store(config: Config) -> Store:
     """The database, for a command that only reads it: never created where there is none."""
-    if not config.database.exists():
-        raise NoDatabase(f"no database at {config.database}: run backfill or poll first, or pass --config")
-    return Store.open(config.database)
+    return store_open.open_existing(config.database)
 
 
 @dataclass

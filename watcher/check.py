@@ -16,13 +16,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from watcher.config import Config, load_config
+from watcher.config.database import PostgresUrl
 from watcher.config.http import is_loopback
 from watcher.delivery.outbox import unrouted_tags
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, NoDatabase, WatcherError
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.rules.report import check_examples
 from watcher.sources.fetch import address_allowed
+from watcher.store.open import open_existing
 
 
 @dataclass
@@ -71,18 +73,35 @@ def check(config_path: Path | None) -> CheckResult:
 
 
 def _paths(config: Config, result: CheckResult) -> None:
-    folder = config.database.parent
-    if not folder.is_dir():
-        result.problems.append(f"database {config.database}: its directory {folder} does not exist")
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        result.problems.append(f"database {config.database}: its directory {folder} is not writable")
-    elif config.database.exists() and not os.access(config.database, os.R_OK | os.W_OK):
-        result.problems.append(f"database {config.database}: not readable and writable")
+    if isinstance(config.database, PostgresUrl):
+        _postgres(config.database, result)
+    else:
+        _sqlite_path(config.database, result)
     if not config.rules.exists():
         result.problems.append(f"rules {config.rules}: no such file or directory")
     for seed in config.seeds:
         if not seed.path.is_dir():
             result.problems.append(f"seed directory {seed.name}: {seed.path} is not a directory")
+
+
+def _postgres(url: PostgresUrl, result: CheckResult) -> None:
+    """The server answers, the database is watcher's (or empty), and its schema is not newer than watcher."""
+    try:
+        open_existing(url).close()
+    except NoDatabase:
+        pass  # empty: the daemon sets it up at its first start
+    except WatcherError as e:
+        result.problems.append(str(e))
+
+
+def _sqlite_path(database: Path, result: CheckResult) -> None:
+    folder = database.parent
+    if not folder.is_dir():
+        result.problems.append(f"database {database}: its directory {folder} does not exist")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        result.problems.append(f"database {database}: its directory {folder} is not writable")
+    elif database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        result.problems.append(f"database {database}: not readable and writable")
 
 
 def _feeds(config: Config, result: CheckResult) -> None:

@@ -69,6 +69,13 @@ class StoreError(WatcherError):
     """The database cannot be used."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached or is not watcher's: its server is down or silent, the password or
+    the database's name is wrong, or it belongs to another program."""
+
+    exit_code = 2
+
+
 class NoDatabase(StoreError):
     """A command that only reads the database found none where the configuration says."""
 

@@ -173,4 +173,4 @@ def run() -> None:
 
 
 # Registering the commands: each module adds its own to `main`.
-from watcher.cli import daemon, delivery, documents, entities, feeds, web  # noqa: E402, F401
+from watcher.cli import daemon, db, delivery, documents, entities, feeds, web  # noqa: E402, F401

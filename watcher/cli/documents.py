@@ -24,8 +24,8 @@ from watcher.rules.report import check_examples, item_label, match_line, match_r
 from watcher.sources.dates import parse_date
 from watcher.sources.read import Skipped, count_files, read_paths
 from watcher.sources.sandbox import ParsePool
+from watcher.store.open import exists, open_readonly
 from watcher.store.search import changed_rules, item_detail, list_stories, search_items, story_members
-from watcher.store.sqlite import Store
 
 
 @main.command()
@@ -350,10 +350,10 @@ def _changed_since_run(ruleset: RuleSet, config_path: Path | None) -> list[str]:
         config = _config(config_path)
     except WatcherError:
         return []
-    if not config.database.is_file():
+    if not exists(config.database):
         return []
     try:
-        with Store.open_readonly(config.database) as store:
+        with open_readonly(config.database) as store:
             return changed_rules(store, rule_digests(ruleset))
     except WatcherError:
         return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watcher.config.database import Location
 from watcher.config.template import Template
 
 
@@ -84,7 +85,8 @@ class Stories:
 @dataclass(frozen=True)
 class Config:
     path: Path | None
-    database: Path
+    # A SQLite file, or a PostgreSQL database (watcher.config.database).
+    database: Location
     rules: Path
     seeds: tuple[SeedDir, ...]
     feeds: tuple[Feed, ...] = ()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from watcher.config.database import Location, parse_postgres_url
 from watcher.config.durations import parse_duration
 from watcher.config.http import default_full_text, feed_url_error, full_text_setting, is_loopback, selector_setting
 from watcher.config.model import Config, Daemon, Delivery, Feed, Http, SeedDir, Stories, Target
@@ -42,7 +43,7 @@ class Validator:
         for key in value:
             if key not in _TOP_KEYS:
                 self.doc.problem((key,), f"unknown key '{key}' (one of {', '.join(sorted(_TOP_KEYS))})")
-        database = self._path(value, "database", "watcher.db")
+        database = self._database(value)
         rules = self._path(value, "rules", "rules")
         seeds = self._seeds(value.get("seeds", ["seeds"]))
         feeds = self._feeds(value.get("feeds", []))
@@ -110,6 +111,29 @@ class Validator:
             what = name if name.startswith("credential ") else f"environment variable {name}"
             self.doc.problem(path, f"{what} is not set")
         return None if missing else out
+
+    def _database(self, value: dict[str, Any]) -> Location:
+        """A path or sqlite:/// URL (SQLite), or a postgresql:// URL; only its password is a secret (the host
+        and the database's name are what error lines must show)."""
+        default = self.base / "watcher.db"
+        if "database" not in value:
+            return default
+        known = len(self.secrets)
+        text = self._text(value["database"], ("database",), "path or postgresql:// URL")
+        del self.secrets[known:]
+        if text is None:
+            return default
+        if text.startswith("sqlite:///"):
+            return self.base / Path(text[len("sqlite:///") :]).expanduser()
+        if "://" not in text:
+            return self.base / Path(text).expanduser()
+        found = parse_postgres_url(text)
+        if isinstance(found, str):
+            self.doc.problem(("database",), found)
+            return default
+        if found.password:
+            self.secrets.append(found.password)
+        return found
 
     def _path(self, value: dict[str, Any], key: str, default: str) -> Path:
         raw = value.get(key, default)

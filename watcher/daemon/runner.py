@@ -15,13 +15,14 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from watcher import __version__
 from watcher.config import Config, load_config
 from watcher.daemon.health import HealthServer, Metrics
 from watcher.daemon.logs import protect_secrets
@@ -35,7 +36,17 @@ from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.sources.sandbox import ParsePool
 from watcher.status import read_gauges
-from watcher.store.feeds import FeedState, all_feeds, get_feed, sync
+from watcher.store.feeds import FeedState, all_feeds, sync
+from watcher.store.open import open_store
+from watcher.store.processes import (
+    HEARTBEAT_SECONDS,
+    claim_feed,
+    heartbeat,
+    process_id,
+    register,
+    release_feed,
+    unregister,
+)
 from watcher.store.search import remember_rules
 from watcher.store.sqlite import Store
 from watcher.web.app import Dashboard
@@ -49,7 +60,9 @@ class Daemon:
         self.config_path = config_path.resolve() if config_path else None
         self.config = config
         self.metrics = Metrics()
-        self.lock = InstanceLock(config.database)
+        # One daemon per SQLite file; on PostgreSQL any number, coordinating through leases in the database.
+        self.lock = InstanceLock(config.database) if isinstance(config.database, Path) else None
+        self.holder = process_id()
         self.db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="db")
         self.delivery_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver")
         self.fetch_pool = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="fetch")
@@ -108,7 +121,8 @@ class Daemon:
 
     def _open(self) -> None:
         """Runs on the db thread: the writer's connection, rules, feed state."""
-        self.store = Store.open(self.config.database)
+        self.store = open_store(self.config.database)
+        register(self.store, self.holder, __version__, datetime.now(UTC))
         ruleset = load_rules(self.config.rules)
         for problem in ruleset.problems:
             log.error("rules: %s", problem)
@@ -122,7 +136,7 @@ class Daemon:
         self.poller = Poller(self.config, self.store, self.engine, parse_pool=self.parse_pool)
 
     def _open_delivery(self) -> None:
-        self.delivery_store = Store.open(self.config.database, check=False)
+        self.delivery_store = open_store(self.config.database, check=False)
         self._new_dispatcher(self.config)
 
     def _new_dispatcher(self, config: Config) -> None:
@@ -132,11 +146,13 @@ class Daemon:
         return {r.id: r for r in self.engine.ruleset.rules}
 
     async def run(self) -> int:
-        self.lock.acquire()
+        if self.lock is not None:
+            self.lock.acquire()
         try:
             return await self._run()
         finally:
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
 
     async def _run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -162,6 +178,7 @@ class Daemon:
             ("deliver", self.deliver, self.config.daemon.deliver_interval, True),
             ("reload", self.watch_files, 1, False),
             ("heartbeat", self.heartbeat, 1, True),
+            ("leases", self.renew_leases, HEARTBEAT_SECONDS, False),
             ("gauges", self.refresh_gauges, 10, True),
             ("subscriptions", self.watch_subscriptions, SUBSCRIPTION_CHECK, False),
         ):
@@ -189,11 +206,17 @@ class Daemon:
     # jobs -----------------------------------------------------------------------------------------------
 
     async def poll_source(self, name: str) -> None:
-        state = await self._in(self.db_thread, get_feed, self.store, name)
-        if state is None or state.disabled_reason:
+        # Due (not backing off after failures, nor asked to wait by Retry-After) and not being polled by
+        # another daemon on the same database: this process holds the feed's lease until the poll is done.
+        state = await self._in(self.db_thread, claim_feed, self.store, name, self.holder, datetime.now(UTC))
+        if state is None:
             return
-        if state.next_poll_at and datetime.fromisoformat(state.next_poll_at) > datetime.now(UTC) + timedelta(seconds=1):
-            return  # backing off after failures, or asked to wait (Retry-After)
+        try:
+            await self._poll_claimed(state)
+        finally:
+            await self._in(self.db_thread, release_feed, self.store, name, self.holder)
+
+    async def _poll_claimed(self, state: FeedState) -> None:
         self.metrics.counters["polls"] += 1
         if state.kind == "dir":
             result = await self._poll_dir(state)
@@ -263,6 +286,10 @@ class Daemon:
 
     def _db_answers(self) -> None:
         self.store.conn.execute("SELECT 1").fetchone()
+
+    async def renew_leases(self) -> None:
+        """The process's heartbeat in the database, which renews the leases of the feeds it is polling."""
+        await self._in(self.db_thread, heartbeat, self.store, self.holder, datetime.now(UTC))
 
     async def refresh_gauges(self) -> None:
         gauges = await self._in(self.delivery_thread, read_gauges, self.delivery_store)
@@ -368,6 +395,10 @@ class Daemon:
                 log.warning("%d jobs still running after %gs; their transactions roll back", len(late), grace)
                 self._exit_now()
         self.stall_guard.stop()
+        try:
+            self.db_thread.submit(unregister, self.store, self.holder).result(timeout=grace)
+        except WatcherError as e:
+            log.warning("could not sign off from the database (its leases expire by themselves): %s", e)
         # Each connection is closed on the thread that opened it.
         self.db_thread.submit(self.store.close).result(timeout=grace)
         self.delivery_thread.submit(self.delivery_store.close).result(timeout=grace)
@@ -380,7 +411,8 @@ class Daemon:
         return 0
 
     def _exit_now(self) -> None:
-        self.lock.release()
+        if self.lock is not None:
+            self.lock.release()
         logging.shutdown()
         os._exit(0)
 

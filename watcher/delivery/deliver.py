@@ -176,7 +176,8 @@ class Dispatcher:
         """Record a notice for the operator; False when it was already told."""
         with self.store.write() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO notices (key, message, created_at) VALUES (?, ?, ?)", (key, message, now_iso())
+                "INSERT INTO notices (key, message, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, message, now_iso()),
             )
             return cur.rowcount > 0
 

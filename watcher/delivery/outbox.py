@@ -110,7 +110,7 @@ class Outbox:
         chosen = routed(self.targets, rule.notify)
         if not chosen and self.targets:
             conn.execute(
-                "INSERT OR IGNORE INTO notices (key, message, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO notices (key, message, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     f"unrouted:{rule.id}",
                     f"rule {rule.id}: notify {', '.join(rule.notify)} reaches no target; its alerts are not sent",
@@ -121,8 +121,8 @@ class Outbox:
             key = target_key(target)
             due, group = self._schedule(conn, rule.id, key, now, schedule)
             conn.execute(
-                "INSERT OR IGNORE INTO outbox (alert_id, target, idempotency_key, state, next_attempt_at, group_key, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (alert_id, target, idempotency_key, state, next_attempt_at, group_key, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (alert_id, key, idempotency_key(rule.id, item_id, version, key), PENDING, iso(due), group, iso(now)),
             )
             n += 1
@@ -166,10 +166,14 @@ class Outbox:
     def claim(self, store: Store, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
         """Claim due rows (with their alert and item) for this process, for LEASE."""
         with store.write() as conn:
+            # Rows whose claim is free, expired or this process's, or held by a process of this host that may
+            # be gone (checked below); rows another process is claiming right now are skipped, not waited for.
             rows = conn.execute(
-                "SELECT id, claimed_by, claimed_until FROM outbox WHERE state IN ('pending', 'failed') "
-                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-                (iso(now), limit * 4),
+                "SELECT id, claimed_by, claimed_until FROM outbox WHERE state IN ('pending', 'failed') "  # noqa: S608
+                "AND next_attempt_at <= ? AND (claimed_by IS NULL OR claimed_until IS NULL OR claimed_until < ? "
+                "OR claimed_by = ? OR claimed_by LIKE ?) "
+                f"ORDER BY next_attempt_at, id LIMIT ?{store.skip_locked}",
+                (iso(now), iso(now), self.owner, socket.gethostname() + ":%", limit),
             ).fetchall()
             ids = [r[0] for r in rows if self._claimable(r[1], r[2], now)][:limit]
             conn.executemany(

@@ -65,24 +65,24 @@ class FeedState:
 
 
 BROKEN_AFTER = 3
-_COLUMNS = [f.name for f in fields(FeedState)]
+FEED_COLUMNS = [f.name for f in fields(FeedState)]
 
 
 def all_feeds(store: Store, kind: str | None = None) -> list[FeedState]:
     rows = store.query(
-        f"SELECT {', '.join(_COLUMNS)} FROM feeds WHERE (? IS NULL OR kind = ?) ORDER BY name",  # noqa: S608
+        f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds WHERE (? IS NULL OR kind = ?) ORDER BY name",  # noqa: S608
         (kind, kind),
     )
     return [FeedState(**row) for row in rows]
 
 
 def get_feed(store: Store, name: str) -> FeedState | None:
-    rows = store.query(f"SELECT {', '.join(_COLUMNS)} FROM feeds WHERE name = ?", (name,))  # noqa: S608
+    rows = store.query(f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds WHERE name = ?", (name,))  # noqa: S608
     return FeedState(**rows[0]) if rows else None
 
 
 def update_feed(store: Store, name: str, **values: Any) -> None:
-    unknown = set(values) - set(_COLUMNS)
+    unknown = set(values) - set(FEED_COLUMNS)
     if unknown:
         raise ValueError(f"unknown feed columns {unknown}")
     assignments = ", ".join(f"{k} = ?" for k in values)
@@ -109,9 +109,10 @@ def sync(store: Store, config: Config) -> None:
         existing = {r[0]: r[1:] for r in conn.execute("SELECT name, kind, url, origin FROM feeds")}
         for name, (kind, url, interval, alert_existing, full_text, selector) in wanted.items():
             if name not in existing:
+                # (Several daemons sharing PostgreSQL sync the same watcher.yaml at once: the first one adds.)
                 conn.execute(
                     "INSERT INTO feeds (name, kind, url, interval, origin, alert_existing, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (name, kind, url, interval, CONFIG, int(alert_existing), now),
                 )
             elif existing[name][1] != url:

@@ -254,3 +254,27 @@ def m009_dashboard(db: sqlite_utils.Database) -> None:
         "CREATE TABLE rule_digests (rule_id TEXT PRIMARY KEY, digest TEXT NOT NULL, loaded_at TEXT NOT NULL)",
     ):
         db.execute(sql)
+
+
+@migrations()
+def m010_processes(db: sqlite_utils.Database) -> None:
+    # The daemons that use this database (one on SQLite, any number on PostgreSQL), each with its heartbeat,
+    # and per feed the process that is polling it now and until when that lease holds.
+    for sql in (
+        """CREATE TABLE processes (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            version TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL
+        )""",
+        "ALTER TABLE feeds ADD COLUMN lease_holder TEXT",
+        "ALTER TABLE feeds ADD COLUMN lease_until TEXT",
+    ):
+        db.execute(sql)
+
+
+def known_names() -> list[str]:
+    """Every migration this watcher knows, in order: those an empty database would be given."""
+    return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]

@@ -29,12 +29,31 @@ def fts_query(text: str) -> str:
 
 def search_items(store: Store, text: str, limit: int = 20) -> list[dict[str, Any]]:
     """Items whose text holds every word of `text`, best first."""
+    if store.dialect == "postgresql":
+        return _search_postgres(store, text, limit)
     return store.query(
         "SELECT items.id, sources.name AS source, items.title, items.link, items.path, items.published, "
         "snippet(items_fts, 2, '[', ']', '...', 12) AS snippet "
         "FROM items_fts JOIN items ON items.id = items_fts.rowid JOIN sources ON sources.id = items.source_id "
         "WHERE items_fts MATCH ? ORDER BY rank LIMIT ?",
         (fts_query(text), limit),
+    )
+
+
+def _search_postgres(store: Store, text: str, limit: int) -> list[dict[str, Any]]:
+    """The same search on PostgreSQL: each word or phrase a phraseto_tsquery, all required, over the generated
+    tsvector column (GIN-indexed); the snippet from ts_headline, marked as FTS5 marks it."""
+    terms = [(phrase or word).strip() for phrase, word in _TOKEN.findall(text)]
+    terms = [t for t in terms if t]
+    if not terms:
+        raise WatcherError("empty search query")
+    query = " && ".join("phraseto_tsquery('simple', ?)" for _ in terms)
+    return store.query(
+        "SELECT items.id, sources.name AS source, items.title, items.link, items.path, items.published, "  # noqa: S608
+        "ts_headline('simple', items.content, q, 'StartSel=[, StopSel=], MaxWords=12, MinWords=4') AS snippet "
+        f"FROM items JOIN sources ON sources.id = items.source_id, (SELECT {query} AS q) AS search "
+        "WHERE items.search @@ q AND items.duplicate_of IS NULL ORDER BY ts_rank(items.search, q) DESC LIMIT ?",
+        (*terms, limit),
     )
 
 
@@ -50,8 +69,10 @@ ALERT_STATE_SQL = (
     "ELSE 'pending' END"
 )
 DELIVERIES_JOIN = (
-    "LEFT JOIN (SELECT alert_id, count(*) AS total, sum(state = 'sent') AS sent, sum(state = 'dead') AS dead, "
-    "sum(state IN ('pending', 'failed')) AS waiting FROM outbox GROUP BY alert_id) AS d ON d.alert_id = alerts.id "
+    "LEFT JOIN (SELECT alert_id, count(*) AS total, sum(CASE WHEN state = 'sent' THEN 1 ELSE 0 END) AS sent, "
+    "sum(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS dead, "
+    "sum(CASE WHEN state IN ('pending', 'failed') THEN 1 ELSE 0 END) AS waiting "
+    "FROM outbox GROUP BY alert_id) AS d ON d.alert_id = alerts.id "
 )
 
 
@@ -62,7 +83,7 @@ def list_alerts(store: Store, state: str | None = None, limit: int = 100) -> lis
         "alerts.created_at, alerts.item_version, items.id AS item_id, sources.name AS source, items.title, "
         "items.link, items.path, items.guid, items.published, items.story_id AS story, alerts.evidence "
         "FROM alerts JOIN items ON items.id = alerts.item_id JOIN sources ON sources.id = items.source_id "
-        f"{DELIVERIES_JOIN}) WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
+        f"{DELIVERIES_JOIN}) AS listed WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
         (state, state, limit),
     )
     for row in rows:
@@ -115,7 +136,8 @@ def list_stories(store: Store, since: str | None = None, limit: int = 100, min_s
         "SELECT stories.id, stories.title, stories.first_seen, stories.last_seen, stories.size, "
         "stories.first_item_id AS first_item, "
         "(SELECT group_concat(name, ', ') FROM (SELECT DISTINCT sources.name AS name FROM items "
-        "JOIN sources ON sources.id = items.source_id WHERE items.story_id = stories.id ORDER BY name)) AS sources "
+        "JOIN sources ON sources.id = items.source_id WHERE items.story_id = stories.id ORDER BY name) AS names) "
+        "AS sources "
         "FROM stories WHERE (? IS NULL OR stories.last_seen >= ?) AND stories.size >= ? "
         "ORDER BY stories.last_seen DESC, stories.id DESC LIMIT ?",
         (since, since, min_size, limit),
@@ -174,9 +196,14 @@ def remember_rules(store: Store, ruleset: RuleSet) -> None:
     digests = rule_digests(ruleset)
     now = now_iso()
     with store.write() as conn:
-        conn.execute("DELETE FROM rule_digests")
+        conn.execute(
+            "DELETE FROM rule_digests WHERE rule_id NOT IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(digests)),),
+        )
+        # An upsert: daemons sharing PostgreSQL may remember the same rules at once.
         conn.executemany(
-            "INSERT INTO rule_digests (rule_id, digest, loaded_at) VALUES (?, ?, ?)",
+            "INSERT INTO rule_digests (rule_id, digest, loaded_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (rule_id) DO UPDATE SET digest = excluded.digest, loaded_at = excluded.loaded_at",
             [(rule_id, digest, now) for rule_id, digest in digests.items()],
         )
 

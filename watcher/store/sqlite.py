@@ -24,7 +24,7 @@ from watcher.errors import NoDatabase, StoreError
 from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_text, text_hash, variant_of
 from watcher.items.model import FULL_TEXT_READ, Item
 from watcher.rules.engine import Match
-from watcher.store.migrations import APPLICATION_ID, migrations
+from watcher.store.migrations import APPLICATION_ID, known_names, migrations
 from watcher.store.stories import StoryBatch
 from watcher.store.stories import prune as prune_stories
 
@@ -57,12 +57,16 @@ def now_iso() -> str:
 
 
 class Store:
-    """One SQLite database. Not shared between threads: open one Store per thread."""
+    """One database: SQLite here, PostgreSQL in `watcher.store.postgres` (the same logic, a few hooks apart).
+    Not shared between threads: open one Store per thread."""
+
+    dialect = "sqlite"
+    # Appended to a SELECT that claims rows: one writer at a time on SQLite, row locks on PostgreSQL.
+    skip_locked = ""
 
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn)
         self._source_ids: dict[str, int] = {}
 
     # opening --------------------------------------------------------------------------------------------
@@ -123,6 +127,7 @@ class Store:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             store = cls(conn, name)
+            store.refuse_newer()
             migrations.apply(store.db)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.DatabaseError as e:
@@ -132,6 +137,26 @@ class Store:
                 "Restore a backup, or move the file aside to start afresh."
             ) from None
         return store
+
+    def applied(self) -> list[str]:
+        return [m.name for m in migrations.applied(self.db)]
+
+    def pending(self) -> list[str]:
+        return [m.name for m in migrations.pending(self.db)]
+
+    def refuse_newer(self) -> None:
+        """Refuse a database that a newer watcher migrated: this one would misread it."""
+        unknown = sorted(set(self.applied()) - set(known_names()))
+        if unknown:
+            raise StoreError(
+                f"{self.path}: the database's schema is newer than this watcher (it has {', '.join(unknown)}): "
+                "upgrade watcher on this machine; refusing to use it"
+            )
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The SQLite database as sqlite-utils sees it (its migrations)."""
+        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -168,11 +193,12 @@ class Store:
                 feed = self.conn.execute("SELECT kind, url FROM feeds WHERE name = ?", (name,)).fetchone()
                 if feed is not None:
                     kind, url = feed
-                cur = self.conn.execute(
-                    "INSERT INTO sources (name, kind, url, created_at) VALUES (?, ?, ?, ?)",
-                    (name, kind, url, now_iso()),
+                sid = int(
+                    self.conn.execute(
+                        "INSERT INTO sources (name, kind, url, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+                        (name, kind, url, now_iso()),
+                    ).fetchone()[0]
                 )
-                sid = int(cur.lastrowid or 0)
             else:
                 sid = int(row[0])
             self._source_ids[name] = sid
@@ -198,6 +224,7 @@ class Store:
         stories = stories if stories is not None and stories.enabled else None
         try:
             with self.write() as conn:
+                self.lock_for_ingest(conn)
                 batch = None
                 if stories is not None:
                     prune_stories(conn, stories.window)
@@ -210,12 +237,7 @@ class Store:
                     outcomes.append(outcome)
                 if batch is not None:
                     batch.flush()
-                # External-content FTS, filled once per transaction: far cheaper than a trigger per row.
-                conn.executemany(
-                    "INSERT INTO items_fts (rowid, title, summary, content) "
-                    "SELECT id, title, summary, content FROM items WHERE id = ?",
-                    [(i,) for i in fresh],
-                )
+                self.index_text(conn, fresh)
         except sqlite3.OperationalError as e:
             raise StoreError(f"{self.path}: {e}") from None
         except sqlite3.DatabaseError as e:
@@ -252,11 +274,7 @@ class Store:
                 # The feed changed an entry whose article was read: the article stays (it is never read twice).
                 stored = conn.execute("SELECT content FROM items WHERE id = ?", (item_id,)).fetchone()
                 item.content, item.full_text = stored[0], FULL_TEXT_READ
-            conn.execute(
-                "INSERT INTO items_fts (items_fts, rowid, title, summary, content) "
-                "SELECT 'delete', id, title, summary, content FROM items WHERE id = ? AND duplicate_of IS NULL",
-                (item_id,),
-            )
+            self.unindex_text(conn, item_id)
             conn.execute(
                 "UPDATE items SET guid = ?, link = ?, title = ?, summary = ?, content = ?, author = ?, "
                 "published = ?, path = ?, date_text = ?, full_text = ?, text_hash = ?, version = ?, updated_at = ?, "
@@ -280,13 +298,14 @@ class Store:
                 "SELECT id FROM items WHERE text_hash = ? AND duplicate_of IS NULL LIMIT 1", (digest,)
             ).fetchone()
             copy_of = int(found[0]) if found else None
-        cur = conn.execute(
-            "INSERT INTO items (source_id, key, guid, link, title, summary, content, author, published, path, "
-            "date_text, full_text, text_hash, duplicate_of, version, first_seen, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            (sid, key, *_columns(item, now), digest, copy_of, now, now),
+        item_id = int(
+            conn.execute(
+                "INSERT INTO items (source_id, key, guid, link, title, summary, content, author, published, path, "
+                "date_text, full_text, text_hash, duplicate_of, version, first_seen, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+                (sid, key, *_columns(item, now), digest, copy_of, now, now),
+            ).fetchone()[0]
         )
-        item_id = int(cur.lastrowid or 0)
         if copy_of is not None:
             outcome = Outcome(item, COPY, item_id)
             if stories is not None:
@@ -315,7 +334,7 @@ class Store:
         ).fetchall()
         for rule, alert_id in rows:
             conn.execute(
-                "INSERT OR IGNORE INTO alert_copies (alert_id, item_id, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO alert_copies (alert_id, item_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (alert_id, outcome.item_id, now),
             )
             outcome.copies.append(str(rule))
@@ -341,9 +360,9 @@ class Store:
         on_alert: OnAlert | None,
     ) -> None:
         rule = match.rule
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO alerts (rule_id, item_id, item_version, severity, rule_title, notify_tags, "
-            "evidence, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row = conn.execute(
+            "INSERT INTO alerts (rule_id, item_id, item_version, severity, rule_title, notify_tags, "
+            "evidence, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
             (
                 rule.id,
                 outcome.item_id,
@@ -355,11 +374,11 @@ class Store:
                 state,
                 now,
             ),
-        )
-        if cur.rowcount:
+        ).fetchone()
+        if row is not None:
             outcome.alerts.append(rule.id)
             if on_alert is not None:
-                on_alert(conn, int(cur.lastrowid or 0), match, outcome.item_id, version)
+                on_alert(conn, int(row[0]), match, outcome.item_id, version)
 
     # reading --------------------------------------------------------------------------------------------
 
@@ -373,7 +392,31 @@ class Store:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def count(self, table: str) -> int:
-        return int(self.conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])  # noqa: S608
+        return int(self.conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # noqa: S608
+
+    # what the other database does otherwise -------------------------------------------------------------
+
+    def after_copy(self, tables: list[str]) -> None:
+        """Nothing to do after `db copy` brought rows in: SQLite's rowids follow the largest id."""
+
+    def lock_for_ingest(self, conn: Any) -> None:
+        """Nothing to take: BEGIN IMMEDIATE already made this the one writer."""
+
+    def index_text(self, conn: Any, item_ids: list[int]) -> None:
+        """Add stored items to the full-text index (external content: once per transaction, not a trigger)."""
+        conn.executemany(
+            "INSERT INTO items_fts (rowid, title, summary, content) "
+            "SELECT id, title, summary, content FROM items WHERE id = ?",
+            [(i,) for i in item_ids],
+        )
+
+    def unindex_text(self, conn: Any, item_id: int) -> None:
+        """Take an item about to change out of the full-text index."""
+        conn.execute(
+            "INSERT INTO items_fts (items_fts, rowid, title, summary, content) "
+            "SELECT 'delete', id, title, summary, content FROM items WHERE id = ? AND duplicate_of IS NULL",
+            (item_id,),
+        )
 
 
 def _refuse_foreign(conn: sqlite3.Connection, name: str) -> None:

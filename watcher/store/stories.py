@@ -80,18 +80,26 @@ class StoryBatch:
         if self._indexed:
             conn = self.conn
             conn.executemany(
-                "INSERT OR REPLACE INTO story_index (item_id, at, indexed_at, signature) VALUES (?, ?, ?, ?)",
+                "INSERT INTO story_index (item_id, at, indexed_at, signature) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (item_id) DO UPDATE SET at = excluded.at, indexed_at = excluded.indexed_at, "
+                "signature = excluded.signature",
                 self._indexed,
             )
-            conn.executemany("INSERT OR REPLACE INTO story_bands_new (key, slot) VALUES (?, ?)", self._rows)
+            conn.executemany(
+                "INSERT INTO story_bands_new (key, slot) VALUES (?, ?) ON CONFLICT DO NOTHING", self._rows
+            )
             conn.execute(
                 "INSERT INTO story_state (name, value) VALUES ('new_items', ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                "ON CONFLICT (name) DO UPDATE SET value = story_state.value + excluded.value",
                 (len(self._indexed),),
             )
             waiting = conn.execute("SELECT value FROM story_state WHERE name = 'new_items'").fetchone()[0]
             if waiting >= MERGE_EVERY:
-                conn.execute("INSERT OR REPLACE INTO story_bands SELECT key, slot FROM story_bands_new ORDER BY key")
+                # (WHERE true: SQLite's parser needs it before an upsert's ON CONFLICT.)
+                conn.execute(
+                    "INSERT INTO story_bands SELECT key, slot FROM story_bands_new WHERE true ORDER BY key "
+                    "ON CONFLICT DO NOTHING"
+                )
                 conn.execute("DELETE FROM story_bands_new")
                 conn.execute("UPDATE story_state SET value = 0 WHERE name = 'new_items'")
         self._keys.clear()
@@ -105,7 +113,7 @@ class StoryBatch:
             dict(
                 self.conn.execute(
                     f"SELECT slot / ? AS item_id, count(*) FROM (SELECT slot FROM story_bands WHERE key IN ({marks}) "  # noqa: S608
-                    f"UNION ALL SELECT slot FROM story_bands_new WHERE key IN ({marks})) GROUP BY item_id",
+                    f"UNION ALL SELECT slot FROM story_bands_new WHERE key IN ({marks})) AS found GROUP BY item_id",
                     (ROWS_PER_ITEM, *keys, *keys),
                 ).fetchall()
             )
@@ -142,18 +150,22 @@ class StoryBatch:
         return None
 
     def _new_story(self, item_id: int, item: Item, now: str) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO stories (first_item_id, title, first_seen, last_seen, size) VALUES (?, ?, ?, ?, 1)",
-            (item_id, item.title, now, now),
+        story_id = int(
+            self.conn.execute(
+                "INSERT INTO stories (first_item_id, title, first_seen, last_seen, size) VALUES (?, ?, ?, ?, 1) "
+                "RETURNING id",
+                (item_id, item.title, now, now),
+            ).fetchone()[0]
         )
-        story_id = int(cur.lastrowid or 0)
         self.conn.execute("UPDATE items SET story_id = ? WHERE id = ?", (story_id, item_id))
         return story_id
 
     def _add_to(self, story_id: int, item_id: int, now: str) -> None:
         self.conn.execute("UPDATE items SET story_id = ? WHERE id = ?", (story_id, item_id))
         self.conn.execute(
-            "UPDATE stories SET size = size + 1, last_seen = max(last_seen, ?) WHERE id = ?", (now, story_id)
+            "UPDATE stories SET size = size + 1, last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END "
+            "WHERE id = ?",
+            (now, now, story_id),
         )
 
     def _index(self, item_id: int, at: float, keys: list[int], packed: bytes) -> None:

@@ -26,11 +26,13 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 
 from watcher import __version__
+from watcher.config.database import Location
 from watcher.errors import WatcherError
 from watcher.rules.engine import Engine
 from watcher.rules.model import RuleSet
 from watcher.rules.report import check_examples
 from watcher.store.feeds import all_feeds
+from watcher.store.open import open_readonly
 from watcher.store.search import ALERT_STATES
 from watcher.store.sqlite import Store
 from watcher.web.charts import bars
@@ -106,7 +108,7 @@ class Dashboard:
 
     def __init__(
         self,
-        database: Path,
+        database: Location,
         rules: Callable[[], RuleSet],
         *,
         token: str | None = None,
@@ -183,14 +185,14 @@ class Dashboard:
     def _open(self) -> Store:
         """The read-only connection, opened again when the file was replaced (a restore from backup)."""
         try:
-            inode = self.database.stat().st_ino
+            inode = self.database.stat().st_ino if isinstance(self.database, Path) else None
         except OSError:
             inode = None
         if self._store is not None and inode != self._inode:
             self._store.close()
             self._store = None
         if self._store is None:
-            self._store = Store.open_readonly(self.database)
+            self._store = open_readonly(self.database)
             self._inode = inode
         return self._store
 

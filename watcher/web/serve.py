@@ -12,7 +12,7 @@ from watcher.config.http import is_loopback
 from watcher.errors import NotFound, WatcherError
 from watcher.rules.load import load_rules
 from watcher.rules.model import RuleSet
-from watcher.store.sqlite import Store
+from watcher.store.open import exists, open_readonly
 from watcher.web.app import Dashboard
 from watcher.web.server import HttpServer, Request, Response
 
@@ -57,9 +57,9 @@ def listen_address(config: Config, listen: tuple[str, int] | None) -> tuple[str,
 
 async def serve(config: Config, host: str, port: int, *, ready: asyncio.Event | None = None) -> None:
     """Serve the dashboard (and /healthz) until SIGINT or SIGTERM."""
-    if not config.database.is_file():
+    if not exists(config.database):
         raise NotFound(f"{config.database}: no database here (run `watcher backfill` or `watcher run` first)")
-    Store.open_readonly(config.database).close()  # a foreign or unreadable file is refused now, not per page
+    open_readonly(config.database).close()  # a foreign or unreadable file is refused now, not per page
     dashboard = Dashboard(config.database, RulesOnDisk(config.rules), token=config.daemon.token)
 
     async def answer(request: Request) -> Response:
