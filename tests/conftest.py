@@ -167,3 +167,24 @@ def location(database: str):
     from watcher.config.database import parse_postgres_url
 
     return parse_postgres_url(database) if "://" in database else Path(database)
+
+
+@pytest.fixture
+def on_each_database(database: str, tmp_path: Path) -> str:
+    """Run a test that builds its watcher.yaml with `database_line(tmp_path)` on each database in turn."""
+    (tmp_path / ".database").write_text(database)
+    return database
+
+
+def database_line(folder: Path) -> str:
+    """watcher.yaml's `database:` line for the test owning `folder`: its `on_each_database`, else w.db."""
+    chosen = folder / ".database"
+    return f"database: '{chosen.read_text()}'\n" if chosen.exists() else "database: w.db\n"
+
+
+def store_of(folder: Path):
+    """The store of the test owning `folder` (see `database_line`)."""
+    from watcher.store.open import open_store
+
+    chosen = folder / ".database"
+    return open_store(location(chosen.read_text()) if chosen.exists() else folder / "w.db")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import write
+from tests.conftest import database_line, store_of, write
 from tests.servers import receiver, smtp_server
 from watcher.backfill import BackfillOptions, backfill, load_engine
 from watcher.cli import main
@@ -19,6 +19,7 @@ from watcher.delivery.message import Renderer, clean_text
 from watcher.delivery.outbox import Outbox
 from watcher.items.model import Item
 from watcher.pipeline import Pipeline
+from watcher.store.open import open_store
 from watcher.store.sqlite import PENDING, Store
 
 RULES = """
@@ -32,6 +33,9 @@ rules:
     title: Drones seen
     match: [drones]
 """
+
+# Each test on SQLite, and on PostgreSQL where WATCHER_TEST_POSTGRES is set.
+pytestmark = pytest.mark.usefixtures("on_each_database")
 
 
 class Clock:
@@ -47,7 +51,7 @@ class Clock:
 
 def project(tmp_path: Path, notify_yaml: str, rules: str = RULES, delivery: str = "") -> Path:
     write(tmp_path / "rules" / "r.yaml", rules)
-    write(tmp_path / "watcher.yaml", f"database: w.db\nrules: rules\nseeds: [docs]\n{notify_yaml}{delivery}")
+    write(tmp_path / "watcher.yaml", f"{database_line(tmp_path)}rules: rules\nseeds: [docs]\n{notify_yaml}{delivery}")
     (tmp_path / "docs").mkdir(exist_ok=True)
     return tmp_path / "watcher.yaml"
 
@@ -59,7 +63,7 @@ def doc(tmp_path: Path, name: str, text: str) -> None:
 def ingest(config_path: Path, items: list[Item], clock: Clock) -> tuple[Store, Dispatcher]:
     config = load_config(config_path, env={})
     engine = load_engine(config)
-    store = Store.open(config.database)
+    store = open_store(config.database)
     Pipeline(store, engine, on_alert=enqueue_alerts(Outbox(config.notify), clock)).ingest(items, alert_state=PENDING)
     rules = {r.id: r for r in engine.ruleset.rules}
     return store, Dispatcher(store, config, rules=rules, clock=clock)
@@ -350,7 +354,7 @@ def test_alerts_that_reach_no_target_are_noted_and_counted(tmp_path: Path) -> No
         [told] = ops.messages()
         assert told["title"] == "watcher: alerts that reach no target"
         assert "rule shells: notify analysts reaches no target" in told["message"]
-    store = Store.open(tmp_path / "w.db")
+    store = store_of(tmp_path)
     assert read_gauges(store)["alerts_unrouted"] == 2
     assert "rule shells: notify analysts reaches no target; its alerts are not sent" in [
         n["message"] for n in read_status(store).notices

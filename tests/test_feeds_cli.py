@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from tests.conftest import write
+from tests.conftest import database_line, store_of, write
 from watcher.cli import main
-from watcher.store.sqlite import Store
 
 OPML = """<?xml version="1.0"?>
 <!DOCTYPE opml [<!ENTITY x "xxxxxxxxxx">]>
@@ -17,6 +17,9 @@ OPML = """<?xml version="1.0"?>
   <outline text="no url"/>
 </body></opml>
 """
+
+# Each test on SQLite, and on PostgreSQL where WATCHER_TEST_POSTGRES is set.
+pytestmark = pytest.mark.usefixtures("on_each_database")
 
 
 def cli(*args: str) -> tuple[int, str]:
@@ -30,7 +33,8 @@ def config(tmp_path: Path) -> str:
     write(tmp_path / "rules" / "r.yaml", "rules:\n  - id: a\n    match: [x]\n")
     cfg = write(
         tmp_path / "watcher.yaml",
-        "database: w.db\nrules: rules\nseeds: []\nfeeds:\n  - {url: 'https://example.org/cfg.xml', name: cfg}\n",
+        f"{database_line(tmp_path)}rules: rules\nseeds: []\n"
+        "feeds:\n  - {url: 'https://example.org/cfg.xml', name: cfg}\n",
     )
     return str(cfg)
 
@@ -79,7 +83,7 @@ def test_opml_import_and_export(tmp_path: Path) -> None:
 
 def test_status_reads_the_database_alone(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    Store.open(tmp_path / "w.db").close()  # read-only commands never create the database
+    store_of(tmp_path).close()  # read-only commands never create the database
     cli("feeds", "list", "--config", cfg)
     code, out = cli("status", "--config", cfg)
     assert code == 0

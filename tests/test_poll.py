@@ -3,7 +3,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import run_measured, write
+from tests.conftest import database_line, run_measured, store_of, write
 from tests.feedserver import FeedServer, drip, endless, feed_server
 from tests.servers import receiver
 from watcher.backfill import load_engine
@@ -22,9 +21,12 @@ from watcher.config import load_config
 from watcher.poll import poll_once
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import get_feed, sync
-from watcher.store.sqlite import Store
+from watcher.store.open import open_store
 
 RULES = "rules:\n  - id: shells\n    title: Shells\n    match: [artillery shells]\n"
+
+# Each test on SQLite, and on PostgreSQL where WATCHER_TEST_POSTGRES is set.
+pytestmark = pytest.mark.usefixtures("on_each_database")
 
 
 def rss(*entries: tuple[str, str]) -> bytes:
@@ -46,7 +48,7 @@ def setup(tmp_path: Path, feeds: list[tuple[str, str]], notify: str = "", extra:
     lines = "".join(f"  - {{url: '{url}', name: {name}, interval: 60}}\n" for name, url in feeds)
     return write(
         tmp_path / "watcher.yaml",
-        f"database: w.db\nrules: rules\nseeds: []\nhttp: {{allow_private_addresses: true, timeout: 3s}}\n"
+        f"{database_line(tmp_path)}rules: rules\nseeds: []\nhttp: {{allow_private_addresses: true, timeout: 3s}}\n"
         f"feeds:\n{lines}{notify}{extra}",
     )
 
@@ -54,7 +56,7 @@ def setup(tmp_path: Path, feeds: list[tuple[str, str]], notify: str = "", extra:
 def poll(cfg: Path, *, force: bool = True) -> dict[str, object]:
     """One poll --once; forced, since these tests poll a failing feed again at once."""
     config = load_config(cfg, env={})
-    store = Store.open(config.database)
+    store = open_store(config.database)
     try:
         sync(store, config)
         with ParsePool(deadline=10) as pool:
@@ -65,15 +67,12 @@ def poll(cfg: Path, *, force: bool = True) -> dict[str, object]:
 
 
 def rows(cfg: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(cfg.parent / "w.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+    with store_of(cfg.parent) as store:
+        return [tuple(r) for r in store.conn.execute(sql).fetchall()]
 
 
 def state(cfg: Path, name: str):
-    store = Store.open(cfg.parent / "w.db")
+    store = store_of(cfg.parent)
     try:
         return get_feed(store, name)
     finally:

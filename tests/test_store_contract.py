@@ -116,9 +116,7 @@ def test_a_dry_run_leaves_nothing_behind(database: str, engine: Engine) -> None:
         assert store.count("items") == 0
 
 
-def test_two_stores_ingesting_the_same_items_at_once_keep_one_item_and_one_alert(
-    database: str, engine: Engine
-) -> None:
+def test_two_stores_ingesting_the_same_items_at_once_keep_one_item_and_one_alert(database: str, engine: Engine) -> None:
     where = location(database)
     open_store(where).close()
     items = [Item(source="wire", guid=str(i), content=f"{i}: " + TEXT) for i in range(40)]

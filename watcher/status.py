@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds
+from watcher.store.processes import Process, live_processes
 from watcher.store.search import alert_state_counts
 from watcher.store.sqlite import Store
 
@@ -18,6 +20,8 @@ class Status:
     items: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    # The daemons running on this database (their heartbeat is recent), with the feeds each is polling now.
+    processes: list[Process] = field(default_factory=list)
 
     @property
     def failing(self) -> bool:
@@ -54,6 +58,7 @@ def read_status(store: Store, limit: int = 10) -> Status:
         (limit,),
     )
     status.notices = store.query("SELECT created_at, message FROM notices ORDER BY created_at DESC LIMIT ?", (limit,))
+    status.processes = live_processes(store, datetime.now(UTC))
     return status
 
 
@@ -66,6 +71,10 @@ def status_lines(status: Status) -> list[str]:
         f"outbox: {depth} waiting ({status.outbox.get('failed', 0)} retrying), {status.outbox.get('sent', 0)} sent, "
         f"{status.outbox.get('dead', 0)} given up"
     )
+    lines.append(f"daemons: {len(status.processes) or 'none running'}")
+    for p in status.processes:
+        held = f", polling {', '.join(p.feeds[:5])}" + (" ..." if len(p.feeds) > 5 else "") if p.feeds else ""
+        lines.append(f"  {p.host} pid {p.pid}  started {p.started_at}, last heartbeat {p.heartbeat_at}{held}")
     lines.append(f"sources: {len(status.feeds)}")
     for f in status.feeds:
         lines.append(

@@ -72,6 +72,9 @@ class Daemon:
     stall_timeout: float = 120.0
     # How long one feed body or document file may take to parse in its worker before it is killed.
     parse_timeout: float = 20.0
+    # How long a daemon's claim on a feed holds without renewal (renewed every third of it while it polls):
+    # on PostgreSQL, how soon the feeds of a daemon that died are taken over by the others.
+    lease: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -380,7 +380,7 @@ class Validator:
         if not isinstance(daemon, dict):
             self.doc.problem(("daemon",), "must be a mapping")
             daemon = {}
-        timings = ("grace_period", "deliver_interval", "reload_debounce", "stall_timeout", "parse_timeout")
+        timings = ("grace_period", "deliver_interval", "reload_debounce", "stall_timeout", "parse_timeout", "lease")
         self._keys(daemon, ("daemon",), set(timings))
         defaults = Daemon()
         return Daemon(

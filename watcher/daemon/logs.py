@@ -95,6 +95,8 @@ def setup_logging(*, verbose: bool = False, fmt: str = "text") -> None:
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_watcher", False)] + [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     quiet_third_party_loggers()
+    # psycopg's pool warns at each failed reconnection while PostgreSQL is away: the daemon says it once.
+    logging.getLogger("psycopg.pool").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def protect_secrets(secrets: Iterable[str]) -> None:

@@ -30,7 +30,7 @@ from watcher.daemon.schedule import SUBSCRIPTION_CHECK, reschedule, schedule_sou
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
 from watcher.daemon.watch import FileWatch, Snapshot
 from watcher.delivery.deliver import Dispatcher
-from watcher.errors import ConfigError, NotFound, WatcherError
+from watcher.errors import ConfigError, DatabaseUnavailable, NotFound, WatcherError
 from watcher.poll import Poller, PollResult
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
@@ -78,6 +78,9 @@ class Daemon:
         self.watch = FileWatch()
         self._gauges: dict[str, float] = {}
         self._reported_problems: str = ""
+        # While the database cannot be reached: when that was last found, and how long until the next try.
+        self._db_lost_at = 0.0
+        self._db_retry = 1.0
         self.store: Store
         self.delivery_store: Store
         self.engine: Engine
@@ -106,6 +109,8 @@ class Daemon:
                 # Cut short by the stop after its grace period: what it had committed stays, the rest is redone
                 # at the next start. The scheduler need not print a traceback for that.
                 log.warning("job %s was still running at the end of the grace period: stopped", coro_fn.__name__)
+            except DatabaseUnavailable as e:
+                self._database_lost(e)
             except WatcherError as e:
                 log.error("%s", e)
             except Exception:
@@ -178,7 +183,7 @@ class Daemon:
             ("deliver", self.deliver, self.config.daemon.deliver_interval, True),
             ("reload", self.watch_files, 1, False),
             ("heartbeat", self.heartbeat, 1, True),
-            ("leases", self.renew_leases, HEARTBEAT_SECONDS, False),
+            ("leases", self.renew_leases, min(HEARTBEAT_SECONDS, self.config.daemon.lease / 3), False),
             ("gauges", self.refresh_gauges, 10, True),
             ("subscriptions", self.watch_subscriptions, SUBSCRIPTION_CHECK, False),
         ):
@@ -206,9 +211,12 @@ class Daemon:
     # jobs -----------------------------------------------------------------------------------------------
 
     async def poll_source(self, name: str) -> None:
+        if "database" in self.metrics.problems:
+            return  # nothing can be stored: the heartbeat says when the database is back
         # Due (not backing off after failures, nor asked to wait by Retry-After) and not being polled by
         # another daemon on the same database: this process holds the feed's lease until the poll is done.
-        state = await self._in(self.db_thread, claim_feed, self.store, name, self.holder, datetime.now(UTC))
+        now, lease = datetime.now(UTC), self.config.daemon.lease
+        state = await self._in(self.db_thread, claim_feed, self.store, name, self.holder, now, lease)
         if state is None:
             return
         try:
@@ -276,20 +284,40 @@ class Daemon:
         if now - self.metrics.last_check < (interval or 5):
             return
         self.metrics.last_check = now
+        lost = "database" in self.metrics.problems
+        if lost and now - self._db_lost_at < self._db_retry:
+            return
         try:
             await asyncio.wait_for(self._in(self.db_thread, self._db_answers), timeout=10)
+            if lost:
+                log.warning("the database answers again: polling and delivering resume")
+                self.metrics.set_problem("database", None)
             self.metrics.healthy = self.scheduler.running and not self.metrics.problems
+        except DatabaseUnavailable as e:
+            self._database_lost(e)
         except Exception:  # noqa: BLE001 - any failure (a timeout included) means unhealthy
             self.metrics.healthy = False
         if self.metrics.healthy and interval:
             sd_notify("WATCHDOG=1")
+
+    def _database_lost(self, e: DatabaseUnavailable) -> None:
+        """Pause polls (nothing could be stored) until the heartbeat reaches the database again, trying at
+        growing intervals; said once, not at every failed job."""
+        now = time.monotonic()
+        if "database" not in self.metrics.problems:
+            log.error("%s: polls paused until it answers again (nothing is lost meanwhile)", e)
+            self._db_retry = 1.0
+        else:
+            self._db_retry = min(self._db_retry * 2, 60.0)
+        self._db_lost_at = now
+        self.metrics.set_problem("database", str(e))
 
     def _db_answers(self) -> None:
         self.store.conn.execute("SELECT 1").fetchone()
 
     async def renew_leases(self) -> None:
         """The process's heartbeat in the database, which renews the leases of the feeds it is polling."""
-        await self._in(self.db_thread, heartbeat, self.store, self.holder, datetime.now(UTC))
+        await self._in(self.db_thread, heartbeat, self.store, self.holder, datetime.now(UTC), self.config.daemon.lease)
 
     async def refresh_gauges(self) -> None:
         gauges = await self._in(self.delivery_thread, read_gauges, self.delivery_store)

@@ -65,9 +65,7 @@ def copy_database(source: Store, target: Store, progress: Callable[[str, int], N
         report.present[table] = target.count(table)
         report.copied[table] = 0
         marks = ", ".join("?" * len(columns))
-        insert = (
-            f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING'  # noqa: S608
-        )
+        insert = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING'  # noqa: S608
         offset = 0
         while True:
             if order == "id":

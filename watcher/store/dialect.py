@@ -18,9 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-_JSON_LIST = re.compile(
-    r"(\s+NOT)?\s+IN\s*\(\s*SELECT\s+value\s+FROM\s+json_each\(\?\)\s*\)", re.IGNORECASE
-)
+_JSON_LIST = re.compile(r"(\s+NOT)?\s+IN\s*\(\s*SELECT\s+value\s+FROM\s+json_each\(\?\)\s*\)", re.IGNORECASE)
 _GROUP_CONCAT = re.compile(r"\bgroup_concat\(", re.IGNORECASE)
 
 
@@ -62,6 +60,4 @@ def to_postgres(sql: str) -> tuple[str, frozenset[int]]:
 
 def postgres_params(params: Sequence[Any], lists: frozenset[int]) -> tuple[Any, ...]:
     """sqlite3's parameters as psycopg takes them: JSON arrays as lists, booleans as the integers stored."""
-    return tuple(
-        json.loads(p) if i in lists else int(p) if isinstance(p, bool) else p for i, p in enumerate(params)
-    )
+    return tuple(json.loads(p) if i in lists else int(p) if isinstance(p, bool) else p for i, p in enumerate(params))

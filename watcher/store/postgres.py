@@ -30,7 +30,7 @@ from watcher.store.sqlite import Store, now_iso
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 10
+CONNECT_TIMEOUT = 5
 # pg_advisory_xact_lock keys: one for every ingest transaction, one for migrations.
 INGEST_LOCK = 0x57544348_0001
 MIGRATE_LOCK = 0x57544348_0002
@@ -104,6 +104,8 @@ class PgConnection:
                 cur = conn.execute(query, postgres_params(params, lists))  # type: ignore[call-overload]
                 rows = cur.fetchall() if cur.description else []
                 return Result(rows, cur.rowcount, cur.description)
+        except psycopg.OperationalError as e:
+            raise DatabaseUnavailable(f"{self.where}: {_first_line(e)}") from None
         except psycopg.Error as e:
             raise StoreError(f"{self.where}: {_first_line(e)}") from None
 
@@ -116,6 +118,8 @@ class PgConnection:
             with self._connection() as conn, conn.cursor() as cur:
                 cur.executemany(query, rows)  # type: ignore[call-overload]
                 return Result([], cur.rowcount, None)
+        except psycopg.OperationalError as e:
+            raise DatabaseUnavailable(f"{self.where}: {_first_line(e)}") from None
         except psycopg.Error as e:
             raise StoreError(f"{self.where}: {_first_line(e)}") from None
 
@@ -133,6 +137,8 @@ class PgConnection:
                     self._tx = self._held
         except PoolTimeout:
             raise DatabaseUnavailable(f"{self.where}: the server does not answer") from None
+        except psycopg.OperationalError as e:
+            raise DatabaseUnavailable(f"{self.where}: {_first_line(e)}") from None
         except psycopg.Error as e:
             raise StoreError(f"{self.where}: {_first_line(e)}") from None
 

@@ -78,9 +78,7 @@ def unregister(store: Store, holder: str) -> None:
         conn.execute("DELETE FROM processes WHERE id = ?", (holder,))
 
 
-def claim_feed(
-    store: Store, name: str, holder: str, now: datetime, lease: float = LEASE_SECONDS
-) -> FeedState | None:
+def claim_feed(store: Store, name: str, holder: str, now: datetime, lease: float = LEASE_SECONDS) -> FeedState | None:
     """The feed's state, leased to `holder`, when it is due and no other process holds it; else None."""
     with store.write() as conn:
         row = conn.execute(

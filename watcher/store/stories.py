@@ -85,9 +85,7 @@ class StoryBatch:
                 "signature = excluded.signature",
                 self._indexed,
             )
-            conn.executemany(
-                "INSERT INTO story_bands_new (key, slot) VALUES (?, ?) ON CONFLICT DO NOTHING", self._rows
-            )
+            conn.executemany("INSERT INTO story_bands_new (key, slot) VALUES (?, ?) ON CONFLICT DO NOTHING", self._rows)
             conn.execute(
                 "INSERT INTO story_state (name, value) VALUES ('new_items', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = story_state.value + excluded.value",
