@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.conftest import write
@@ -26,6 +27,9 @@ rules:
     title: Anything at the border
     match: [border]
 """
+
+# Each test on SQLite, and on PostgreSQL where WATCHER_TEST_POSTGRES is set.
+pytestmark = pytest.mark.usefixtures("on_each_database")
 
 
 def backtest(cfg: Path, *args: str) -> list[dict]:

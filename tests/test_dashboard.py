@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import write
 from tests.webtools import HOSTILE_TITLE, corpus, get, served
 from watcher.config import load_config
 from watcher.errors import ConfigError
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_every_page_answers_escaped_with_a_strict_policy(tmp_path: Path) -> None:
     cfg = corpus(tmp_path)
     with served(cfg) as base:
@@ -33,6 +36,7 @@ def test_every_page_answers_escaped_with_a_strict_policy(tmp_path: Path) -> None
     assert missing[0] == 404 and nowhere[0] == 404
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_filters_page_and_item(tmp_path: Path) -> None:
     cfg = corpus(tmp_path)
     with served(cfg) as base:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import shared_path, write
+from tests.conftest import database_line, shared_path, store_of, write
 from tests.servers import receiver
 from tests.storycorpus import COPY_KINDS, article, cases, excerpt, light_edit, medium_edit, newsletter, text
 from watcher.cli import main
@@ -115,7 +115,7 @@ def corpus(root: Path, seed: int = 3) -> dict[str, str]:
 
 def project(root: Path, url: str, stories: str = "") -> Path:
     write(root / "rules" / "r.yaml", RULES)
-    config = f"database: w.db\nrules: rules\nseeds: [docs]\nnotify:\n  - url: {url}\n{stories}"
+    config = f"{database_line(root)}rules: rules\nseeds: [docs]\nnotify:\n  - url: {url}\n{stories}"
     return write(root / "watcher.yaml", config)
 
 
@@ -124,6 +124,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_backfill_notify_sends_one_message_per_story_and_rule(tmp_path: Path) -> None:
     corpus(tmp_path)
     with receiver() as hook:
@@ -152,6 +153,7 @@ def test_backfill_notify_sends_one_message_per_story_and_rule(tmp_path: Path) ->
     assert "also reported by 1 source: docs (4 copies, story" in human
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_copy_matching_a_rule_the_story_never_matched_alerts(tmp_path: Path) -> None:
     files = corpus(tmp_path)
     write(
@@ -165,6 +167,7 @@ def test_copy_matching_a_rule_the_story_never_matched_alerts(tmp_path: Path) -> 
     assert sum(t.startswith("[MEDIUM] correction") for t in titles) == 1
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_stories_off_alerts_every_copy(tmp_path: Path) -> None:
     corpus(tmp_path)
     with receiver() as hook:
@@ -172,9 +175,11 @@ def test_stories_off_alerts_every_copy(tmp_path: Path) -> None:
         assert run("backfill", "--notify", "--config", str(config))[0] == 0
         titles = Counter(m["title"].split(": ", 1)[0] for m in hook.messages())
     assert titles["[MEDIUM] Shipments"] == 9
-    assert sqlite3.connect(tmp_path / "w.db").execute("SELECT count(*) FROM stories").fetchone() == (0,)
+    with store_of(tmp_path) as store:
+        assert store.count("stories") == 0
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_stories_list_and_items_show(tmp_path: Path) -> None:
     corpus(tmp_path)
     config = project(tmp_path, "json://127.0.0.1:9/unused")
@@ -278,6 +283,7 @@ def test_stories_config_and_per_are_validated(tmp_path: Path) -> None:
     assert problems and "r.yaml:3 rules[0].per" in problems[0]
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_newsletter_issues_from_one_source_stay_apart(tmp_path: Path) -> None:
     rng = random.Random(7)
     store = Store.open(tmp_path / "w.db")
@@ -288,6 +294,7 @@ def test_newsletter_issues_from_one_source_stay_apart(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.usefixtures("on_each_database")
 def test_poll_once_two_feeds_carrying_one_story_alert_once(tmp_path: Path) -> None:
     """The same story from a wire feed and an outlet's summary-only feed, through `poll --once`."""
     from xml.sax.saxutils import escape
@@ -313,9 +320,9 @@ def test_poll_once_two_feeds_carrying_one_story_alert_once(tmp_path: Path) -> No
         results = poll(cfg)
         assert all(r.ok for r in results.values())
         assert len(hook.messages()) == 1
-    conn = sqlite3.connect(tmp_path / "w.db")
-    assert conn.execute("SELECT count(DISTINCT story_id), count(*) FROM items").fetchone() == (1, 2)
-    assert conn.execute("SELECT count(*) FROM alert_copies").fetchone() == (1,)
+    with store_of(tmp_path) as store:
+        assert tuple(store.conn.execute("SELECT count(DISTINCT story_id), count(*) FROM items").fetchone()) == (1, 2)
+        assert store.count("alert_copies") == 1
 
 
 def test_a_huge_text_is_fingerprinted_from_its_start() -> None:

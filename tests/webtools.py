@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.conftest import write
+from tests.conftest import database_line, write
 from tests.daemonproc import wait_for, watcher_process
 from watcher.cli import main
 
@@ -46,7 +46,7 @@ def corpus(tmp_path: Path, *, extra: str = "", env: dict[str, str] | None = None
     write(tmp_path / "rules" / "r.yaml", RULES)
     for name, text in DOCS.items():
         write(tmp_path / "docs" / name, text)
-    cfg = write(tmp_path / "watcher.yaml", f"database: w.db\nrules: rules\nseeds: [docs]\n{extra}")
+    cfg = write(tmp_path / "watcher.yaml", f"{database_line(tmp_path)}rules: rules\nseeds: [docs]\n{extra}")
     out = CliRunner(env=env).invoke(main, ["backfill", "--config", str(cfg)])
     assert out.exit_code == 0, out.output
     # The feeds table knows the configured sources once a daemon, a poll or `feeds list` has synced it.

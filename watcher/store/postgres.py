@@ -202,7 +202,6 @@ class PostgresStore(Store):
             max_size=1,
             kwargs=kwargs,
             configure=_configure_readonly if readonly else _configure,
-            check=ConnectionPool.check_connection,
             timeout=CONNECT_TIMEOUT,
             open=False,
             name=f"watcher {url.host}/{url.dbname}",
