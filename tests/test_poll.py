@@ -22,6 +22,7 @@ from watcher.poll import poll_once
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import get_feed, sync
 from watcher.store.open import open_store
+from watcher.store.processes import claim_feed, register
 
 RULES = "rules:\n  - id: shells\n    title: Shells\n    match: [artillery shells]\n"
 
@@ -322,6 +323,19 @@ def test_every_hostile_feed_together_within_deadlines_and_memory(tmp_path: Path)
     assert "root:" not in text and "BBBB" not in text
     assert len(text) < 100_000
     assert {r[0] for r in rows(cfg, "SELECT guid FROM items")} >= {"g", "urn:a:1", "j1", "l", "e", "x"}
+
+
+def test_poll_once_leaves_a_feed_a_daemon_is_polling_to_it(tmp_path: Path) -> None:
+    with feed_server() as srv:
+        cfg = setup(tmp_path, [("news", srv.static("/rss", rss(("1", "one"))))])
+        assert poll(cfg)["news"].ok
+        with store_of(tmp_path) as store:
+            now = datetime.now(UTC)
+            store.conn.execute("UPDATE feeds SET next_poll_at = NULL")
+            register(store, "elsewhere:7", "test", now)
+            assert claim_feed(store, "news", "elsewhere:7", now) is not None
+        held = poll(cfg, force=True)["news"]
+        assert (held.status, held.error, srv.hits["/rss"]) == ("deferred", "being polled by elsewhere:7", 1)
 
 
 def test_poll_once_defers_a_feed_backing_off_until_forced(tmp_path: Path) -> None:

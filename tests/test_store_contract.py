@@ -4,6 +4,7 @@ names a server; skips with that reason elsewhere."""
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -210,3 +211,58 @@ def test_a_wrong_password_or_a_silent_server_is_one_line_naming_host_and_databas
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and named in lines[0] and "s3cretpass" not in done.stderr, done.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_db_copy_moves_an_installation_and_is_idempotent_and_resumable(tmp_path: Path, pg_url: str) -> None:
+    write(tmp_path / "rules" / "r.yaml", "rules:\n  - id: shells\n    match: [artillery shells]\n")
+    for n in range(12):
+        write(tmp_path / "docs" / f"{n}.txt", f"Report {n}\n\n{n}: " + TEXT)
+    write(
+        tmp_path / "watcher.yaml",
+        "database: w.db\nrules: rules\nseeds: [docs]\nfeeds:\n  - {url: 'https://example.org/f', name: f}\n",
+    )
+    assert _cli("backfill", "--config", str(tmp_path / "watcher.yaml")).returncode == 0
+    assert _cli("feeds", "list", "--config", str(tmp_path / "watcher.yaml")).returncode == 0
+
+    first = _cli("db", "copy", "--from", str(tmp_path / "w.db"), "--to", pg_url, "--json")
+    assert first.returncode == 0, first.stderr
+    copied = json.loads(first.stdout)["copied"]
+    assert copied["items"] == 12 and copied["alerts"] == 12 and copied["feeds"] == 1
+    again = json.loads(_cli("db", "copy", "--from", str(tmp_path / "w.db"), "--to", pg_url, "--json").stdout)
+    assert sum(again["copied"].values()) == 0 and again["present"]["items"] == 12
+
+    # Interrupted half way: what is missing is copied by running it again.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM alerts WHERE id > 6")
+    resumed = json.loads(_cli("db", "copy", "--from", str(tmp_path / "w.db"), "--to", pg_url, "--json").stdout)
+    assert resumed["copied"]["alerts"] == 6 and resumed["copied"]["items"] == 0
+
+    write(tmp_path / "pg.yaml", f"database: '{pg_url}'\nrules: rules\nseeds: [docs]\n")
+    lite = json.loads(_cli("alerts", "list", "--json", "--config", str(tmp_path / "watcher.yaml")).stdout or "null")
+    moved = json.loads(_cli("alerts", "list", "--json", "--config", str(tmp_path / "pg.yaml")).stdout or "null")
+    assert moved == lite
+    # New items after the move get ids of their own (the sequences moved past the copied ones).
+    write(tmp_path / "docs" / "new.txt", "New\n\nMore " + TEXT)
+    assert _cli("backfill", "--config", str(tmp_path / "pg.yaml")).returncode == 0
+    with open_existing(location(pg_url)) as store:
+        assert store.count("items") == 13
+
+
+def test_db_upgrade_says_where_the_schema_stands(database: str, tmp_path: Path) -> None:
+    write(tmp_path / "watcher.yaml", f"database: '{database}'\n")
+    done = _cli("db", "upgrade", "--config", str(tmp_path / "watcher.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert "schema up to date (10 migrations, the last m010_processes)" in done.stdout
+
+
+def test_sqlite_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db") as store:
+        store.conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('watcher', 'm999_future', 'x')"
+        )
+    with pytest.raises(StoreError, match=r"schema is newer than this watcher \(it has m999_future\)"):
+        Store.open(tmp_path / "w.db")

@@ -34,6 +34,7 @@ from watcher.sources.hosts import HostGate
 from watcher.sources.read import Skipped, read_paths
 from watcher.sources.sandbox import ParsePool
 from watcher.store.feeds import BROKEN_AFTER, FeedState, all_feeds, update_feed
+from watcher.store.processes import held_feeds
 from watcher.store.search import remember_rules
 from watcher.store.sqlite import Store
 
@@ -358,15 +359,21 @@ def poll_once(
     poller = Poller(config, store, engine, parse_pool=parse_pool)
     try:
         now = iso(poller.clock())
+        # A feed a running daemon is polling at this moment is left to it, forced or not.
+        held = held_feeds(store, poller.clock())
         states: list[FeedState] = []
-        deferred: list[FeedState] = []
-        for state in all_feeds(store):
-            backing_off = state.failures and state.next_poll_at and state.next_poll_at > now
-            (deferred if backing_off and not force else states).append(state)
-        results = [
-            PollResult(s.name, s.fetch_url, True, "deferred", error=f"backing off until {s.next_poll_at}")
-            for s in deferred
-        ]
+        results: list[PollResult] = []
+        for s in all_feeds(store):
+            if s.name in held:
+                results.append(
+                    PollResult(s.name, s.fetch_url, True, "deferred", error=f"being polled by {held[s.name]}")
+                )
+            elif s.failures and s.next_poll_at and s.next_poll_at > now and not force:
+                results.append(
+                    PollResult(s.name, s.fetch_url, True, "deferred", error=f"backing off until {s.next_poll_at}")
+                )
+            else:
+                states.append(s)
         results += poller.poll_feeds(states)
         results += [poller.poll_dir(s) for s in states if s.kind == "dir"]
         poller.deliver()

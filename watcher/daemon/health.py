@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -62,6 +62,21 @@ class Metrics:
         else:
             self.problems[what] = problem
             self.healthy = False
+
+    def count_poll(self, eval_seconds: float, evaluated: int, new: int, alerts: int, *, ok: bool) -> None:
+        self.rule_eval_seconds += eval_seconds
+        self.rule_eval_items += evaluated
+        self.counters["items"] += new
+        self.counters["alerts"] += alerts
+        if not ok:
+            self.counters["poll_failures"] += 1
+
+    def count_delivery(self, sent: int, failed: int, dead: int, latencies: Sequence[float]) -> None:
+        self.counters["deliveries_sent"] += sent
+        self.counters["deliveries_failed"] += failed
+        self.counters["deliveries_dead"] += dead
+        for seconds in latencies:
+            self.alert_latency_seconds.observe(seconds)
 
     def count_full_text(self, read: int, failed: Mapping[str, int]) -> None:
         """Count a poll's articles: read, and not read by reason."""

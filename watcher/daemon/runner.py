@@ -26,6 +26,7 @@ from watcher import __version__
 from watcher.config import Config, load_config
 from watcher.daemon.health import HealthServer, Metrics
 from watcher.daemon.logs import protect_secrets
+from watcher.daemon.outage import Outage
 from watcher.daemon.schedule import SUBSCRIPTION_CHECK, reschedule, schedule_source
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
 from watcher.daemon.watch import FileWatch, Snapshot
@@ -78,9 +79,7 @@ class Daemon:
         self.watch = FileWatch()
         self._gauges: dict[str, float] = {}
         self._reported_problems: str = ""
-        # While the database cannot be reached: when that was last found, and how long until the next try.
-        self._db_lost_at = 0.0
-        self._db_retry = 1.0
+        self.outage = Outage(self.metrics)
         self.store: Store
         self.delivery_store: Store
         self.engine: Engine
@@ -110,7 +109,7 @@ class Daemon:
                 # at the next start. The scheduler need not print a traceback for that.
                 log.warning("job %s was still running at the end of the grace period: stopped", coro_fn.__name__)
             except DatabaseUnavailable as e:
-                self._database_lost(e)
+                self.outage.lost(e)
             except WatcherError as e:
                 log.error("%s", e)
             except Exception:
@@ -211,7 +210,7 @@ class Daemon:
     # jobs -----------------------------------------------------------------------------------------------
 
     async def poll_source(self, name: str) -> None:
-        if "database" in self.metrics.problems:
+        if self.outage.active:
             return  # nothing can be stored: the heartbeat says when the database is back
         # Due (not backing off after failures, nor asked to wait by Retry-After) and not being polled by
         # another daemon on the same database: this process holds the feed's lease until the poll is done.
@@ -240,12 +239,7 @@ class Daemon:
             result = await self._in(self.db_thread, self.poller.store_result, fetched)
             if result.full_text is not None:
                 self.metrics.count_full_text(result.full_text.read, result.full_text.failed)
-        self.metrics.rule_eval_seconds += result.eval_seconds
-        self.metrics.rule_eval_items += result.evaluated
-        self.metrics.counters["items"] += result.new
-        self.metrics.counters["alerts"] += result.alerts
-        if not result.ok:
-            self.metrics.counters["poll_failures"] += 1
+        self.metrics.count_poll(result.eval_seconds, result.evaluated, result.new, result.alerts, ok=result.ok)
         if result.alerts:
             task = asyncio.ensure_future(self._job(self.deliver)())
             # The loop keeps only a weak reference to a task: hold it until it is done.
@@ -271,11 +265,7 @@ class Daemon:
     async def deliver(self) -> None:
         dispatcher = self.dispatcher
         stats = await self._in(self.delivery_thread, lambda: dispatcher.drain(stop=self.stopping.is_set))
-        self.metrics.counters["deliveries_sent"] += stats.sent
-        self.metrics.counters["deliveries_failed"] += stats.failed
-        self.metrics.counters["deliveries_dead"] += stats.dead
-        for seconds in stats.latencies:
-            self.metrics.alert_latency_seconds.observe(seconds)
+        self.metrics.count_delivery(stats.sent, stats.failed, stats.dead, stats.latencies)
 
     async def heartbeat(self) -> None:
         self.stall_guard.beat()
@@ -284,33 +274,18 @@ class Daemon:
         if now - self.metrics.last_check < (interval or 5):
             return
         self.metrics.last_check = now
-        lost = "database" in self.metrics.problems
-        if lost and now - self._db_lost_at < self._db_retry:
+        if not self.outage.time_to_try():
             return
         try:
             await asyncio.wait_for(self._in(self.db_thread, self._db_answers), timeout=10)
-            if lost:
-                log.warning("the database answers again: polling and delivering resume")
-                self.metrics.set_problem("database", None)
+            self.outage.answered()
             self.metrics.healthy = self.scheduler.running and not self.metrics.problems
         except DatabaseUnavailable as e:
-            self._database_lost(e)
+            self.outage.lost(e)
         except Exception:  # noqa: BLE001 - any failure (a timeout included) means unhealthy
             self.metrics.healthy = False
         if self.metrics.healthy and interval:
             sd_notify("WATCHDOG=1")
-
-    def _database_lost(self, e: DatabaseUnavailable) -> None:
-        """Pause polls (nothing could be stored) until the heartbeat reaches the database again, trying at
-        growing intervals; said once, not at every failed job."""
-        now = time.monotonic()
-        if "database" not in self.metrics.problems:
-            log.error("%s: polls paused until it answers again (nothing is lost meanwhile)", e)
-            self._db_retry = 1.0
-        else:
-            self._db_retry = min(self._db_retry * 2, 60.0)
-        self._db_lost_at = now
-        self.metrics.set_problem("database", str(e))
 
     def _db_answers(self) -> None:
         self.store.conn.execute("SELECT 1").fetchone()

@@ -104,6 +104,14 @@ def release_feed(store: Store, name: str, holder: str) -> None:
         )
 
 
+def held_feeds(store: Store, now: datetime) -> dict[str, str]:
+    """The feeds a daemon is polling now (their lease holds): feed name -> the process."""
+    rows = store.query(
+        "SELECT name, lease_holder FROM feeds WHERE lease_holder IS NOT NULL AND lease_until >= ?", (_iso(now),)
+    )
+    return {r["name"]: r["lease_holder"] for r in rows}
+
+
 def live_processes(store: Store, now: datetime, stale_after: float = STALE_AFTER) -> list[Process]:
     """The processes whose heartbeat is recent, with the feeds each holds now, oldest first."""
     rows: list[dict[str, Any]] = store.query(
