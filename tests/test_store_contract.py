@@ -142,7 +142,22 @@ def test_two_stores_ingesting_the_same_items_at_once_keep_one_item_and_one_alert
         assert s.query("SELECT count(*) AS n FROM alerts")[0]["n"] == 40
 
 
-def test_a_feed_is_leased_to_one_process_until_released_or_expired(store: Store) -> None:
+def test_a_feed_is_leased_to_one_process_until_released_or_expired(pg_url: str) -> None:
+    with open_store(location(pg_url)) as store:
+        _leases(store)
+
+
+def test_on_sqlite_one_daemon_polls_without_leases(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.db") as store:
+        add_feed(store, "https://example.org/feed", "f", 300)
+        now = datetime.now(UTC)
+        assert claim_feed(store, "f", "host-a:1", now) is not None
+        assert store.query("SELECT lease_holder FROM feeds") == [{"lease_holder": None}]  # nothing written
+        store.conn.execute("UPDATE feeds SET next_poll_at = ?", ((now + timedelta(seconds=300)).isoformat(),))
+        assert claim_feed(store, "f", "host-a:1", now) is None  # not due
+
+
+def _leases(store: Store) -> None:
     add_feed(store, "https://example.org/feed", "f", 300)
     now = datetime.now(UTC)
     register(store, "host-a:1", "test", now)
@@ -223,7 +238,8 @@ def test_db_copy_moves_an_installation_and_is_idempotent_and_resumable(tmp_path:
         write(tmp_path / "docs" / f"{n}.txt", f"Report {n}\n\n{n}: " + TEXT)
     write(
         tmp_path / "watcher.yaml",
-        "database: w.db\nrules: rules\nseeds: [docs]\nfeeds:\n  - {url: 'https://example.org/f', name: f}\n",
+        "database: w.db\nrules: rules\nseeds: [docs]\nstories: {enabled: false}\n"
+        "feeds:\n  - {url: 'https://example.org/f', name: f}\n",
     )
     assert _cli("backfill", "--config", str(tmp_path / "watcher.yaml")).returncode == 0
     assert _cli("feeds", "list", "--config", str(tmp_path / "watcher.yaml")).returncode == 0
@@ -231,7 +247,7 @@ def test_db_copy_moves_an_installation_and_is_idempotent_and_resumable(tmp_path:
     first = _cli("db", "copy", "--from", str(tmp_path / "w.db"), "--to", pg_url, "--json")
     assert first.returncode == 0, first.stderr
     copied = json.loads(first.stdout)["copied"]
-    assert copied["items"] == 12 and copied["alerts"] == 12 and copied["feeds"] == 1
+    assert (copied["items"], copied["alerts"], copied["feeds"]) == (12, 12, 2)  # feeds: f and the seed directory
     again = json.loads(_cli("db", "copy", "--from", str(tmp_path / "w.db"), "--to", pg_url, "--json").stdout)
     assert sum(again["copied"].values()) == 0 and again["present"]["items"] == 12
 
@@ -241,10 +257,10 @@ def test_db_copy_moves_an_installation_and_is_idempotent_and_resumable(tmp_path:
     resumed = json.loads(_cli("db", "copy", "--from", str(tmp_path / "w.db"), "--to", pg_url, "--json").stdout)
     assert resumed["copied"]["alerts"] == 6 and resumed["copied"]["items"] == 0
 
-    write(tmp_path / "pg.yaml", f"database: '{pg_url}'\nrules: rules\nseeds: [docs]\n")
-    lite = json.loads(_cli("alerts", "list", "--json", "--config", str(tmp_path / "watcher.yaml")).stdout or "null")
-    moved = json.loads(_cli("alerts", "list", "--json", "--config", str(tmp_path / "pg.yaml")).stdout or "null")
-    assert moved == lite
+    write(tmp_path / "pg.yaml", f"database: '{pg_url}'\nrules: rules\nseeds: [docs]\nstories: {{enabled: false}}\n")
+    lite = _cli("alerts", "list", "--json", "--config", str(tmp_path / "watcher.yaml")).stdout.splitlines()
+    moved = _cli("alerts", "list", "--json", "--config", str(tmp_path / "pg.yaml")).stdout.splitlines()
+    assert len(moved) == 12 and [json.loads(a) for a in moved] == [json.loads(a) for a in lite]
     # New items after the move get ids of their own (the sequences moved past the copied ones).
     write(tmp_path / "docs" / "new.txt", "New\n\nMore " + TEXT)
     assert _cli("backfill", "--config", str(tmp_path / "pg.yaml")).returncode == 0

@@ -156,7 +156,9 @@ class Poller:
         now = self.clock()
         if isinstance(fetched.error, HostWaiting):
             # Not a failure of the feed: its host asked for quiet (it answered another request 429 or 503).
-            update_feed(self.store, state.name, next_poll_at=iso(now + timedelta(seconds=fetched.error.seconds)))
+            update_feed(
+                self.store, state.name, done=True, next_poll_at=iso(now + timedelta(seconds=fetched.error.seconds))
+            )
             return PollResult(state.name, state.fetch_url, True, "deferred", error=str(fetched.error))
         if fetched.error is not None:
             retryable = not isinstance(fetched.error, FetchError) or fetched.error.retryable
@@ -173,6 +175,7 @@ class Poller:
             update_feed(
                 self.store,
                 state.name,
+                done=True,
                 disabled_reason=reason,
                 last_status="410",
                 last_poll_at=iso(now),
@@ -226,6 +229,7 @@ class Poller:
         update_feed(
             self.store,
             state.name,
+            done=True,
             current_url=moved or state.current_url,
             etag=result.etag or state.etag,
             last_modified=result.last_modified or state.last_modified,
@@ -255,6 +259,7 @@ class Poller:
         update_feed(
             self.store,
             state.name,
+            done=True,
             failures=failures,
             last_error=error,
             last_status="error",
@@ -324,6 +329,7 @@ class Poller:
         update_feed(
             self.store,
             state.name,
+            done=True,
             polled=1,
             last_poll_at=iso(now),
             last_success_at=iso(now),

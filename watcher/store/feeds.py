@@ -81,10 +81,14 @@ def get_feed(store: Store, name: str) -> FeedState | None:
     return FeedState(**rows[0]) if rows else None
 
 
-def update_feed(store: Store, name: str, **values: Any) -> None:
+def update_feed(store: Store, name: str, *, done: bool = False, **values: Any) -> None:
+    """Set columns of a feed's state; `done`: the poll is over, and the lease it was polled under ends with it
+    (in the same transaction: no commit of its own)."""
     unknown = set(values) - set(FEED_COLUMNS)
     if unknown:
         raise ValueError(f"unknown feed columns {unknown}")
+    if done:
+        values = {**values, "lease_holder": None, "lease_until": None}
     assignments = ", ".join(f"{k} = ?" for k in values)
     with store.write() as conn:
         conn.execute(f"UPDATE feeds SET {assignments} WHERE name = ?", (*values.values(), name))  # noqa: S608

@@ -178,6 +178,7 @@ class PostgresStore(Store):
     """The Store on PostgreSQL: what differs from SQLite is opening, transactions, locks and full-text search."""
 
     dialect = "postgresql"
+    shared = True
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, conn: PgConnection, url: PostgresUrl):

@@ -79,7 +79,16 @@ def unregister(store: Store, holder: str) -> None:
 
 
 def claim_feed(store: Store, name: str, holder: str, now: datetime, lease: float = LEASE_SECONDS) -> FeedState | None:
-    """The feed's state, leased to `holder`, when it is due and no other process holds it; else None."""
+    """The feed's state, leased to `holder`, when it is due and no other process holds it; else None.
+
+    On a database only one daemon uses (SQLite) nothing is written: the feed is read and judged due."""
+    if not store.shared:
+        rows = store.query(
+            f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds WHERE name = ? AND disabled_reason IS NULL "  # noqa: S608
+            "AND (next_poll_at IS NULL OR next_poll_at <= ?)",
+            (name, _iso(now + DUE_SLACK)),
+        )
+        return FeedState(**rows[0]) if rows else None
     with store.write() as conn:
         row = conn.execute(
             f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds WHERE name = ? AND disabled_reason IS NULL "  # noqa: S608
@@ -97,6 +106,9 @@ def claim_feed(store: Store, name: str, holder: str, now: datetime, lease: float
 
 
 def release_feed(store: Store, name: str, holder: str) -> None:
+    """End a lease the poll did not end itself (it failed before recording its state); else nothing changes."""
+    if not store.shared:
+        return
     with store.write() as conn:
         conn.execute(
             "UPDATE feeds SET lease_holder = NULL, lease_until = NULL WHERE name = ? AND lease_holder = ?",

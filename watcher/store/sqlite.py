@@ -31,6 +31,8 @@ class Store(Ingest):
     Not shared between threads: open one Store per thread."""
 
     dialect = "sqlite"
+    # Whether several daemons may share this database (then feeds are claimed before they are polled).
+    shared = False
     # Appended to a SELECT that claims rows: one writer at a time on SQLite, row locks on PostgreSQL.
     skip_locked = ""
 
