@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,16 +40,26 @@ def serve(work: Path, feeds: int, interval: float) -> None:
     start = time.time()
     lock = threading.Lock()
     gets: list[float] = []
+    seen: set[int] = set()  # the feeds fetched since the last /reset
     arrivals: list[tuple[float, float]] = []  # (appeared, arrived)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if self.path.startswith("/reset"):
+                with lock:
+                    seen.clear()
+                self.answer(b"ok", "text/plain")
+                return
+            if self.path == "/seen":
+                self.answer(str(len(seen)).encode(), "text/plain")
+                return
             n = int(self.path.rsplit("/", 1)[-1])
             now = time.time()
             with lock:
                 gets.append(now)
+                seen.add(n)
             phase = n / feeds * interval
             newest = int((now - start - phase) // interval)
             entries = "".join(
@@ -58,9 +69,11 @@ def serve(work: Path, feeds: int, interval: float) -> None:
                 for k in range(max(0, newest - 4), newest + 1)
             )
             body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Desk {n}</title>{entries}</channel></rss>'
-            data = body.encode()
+            self.answer(body.encode(), "application/rss+xml")
+
+        def answer(self, data: bytes, kind: str) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -146,7 +159,14 @@ def run_setup(work: Path, port: int, database: str, daemons: int, args: argparse
         for _ in range(daemons)
     ]
     try:
-        time.sleep(args.interval + 5)  # warm-up: every feed's first poll
+        # Warm-up: every feed's first poll (its entries are recorded, not sent), however long that takes.
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/reset").read()  # noqa: S310 - loopback
+        deadline = time.monotonic() + args.warmup
+        while int(urllib.request.urlopen(f"http://127.0.0.1:{port}/seen").read()) < args.feeds:  # noqa: S310
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{database}: not every feed was polled within {args.warmup:g}s of warm-up")
+            time.sleep(1)
+        time.sleep(5)  # the last first polls stored
         window_start = time.time()
         time.sleep(args.window)
         window_end = time.time()
@@ -187,6 +207,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=10000)
     parser.add_argument("--interval", type=float, default=60.0, help="each feed's poll interval, seconds")
     parser.add_argument("--window", type=float, default=60.0, help="the measured window after warm-up, seconds")
+    parser.add_argument("--warmup", type=float, default=1800.0, help="at most this long for every first poll")
     parser.add_argument("--postgres", default=os.environ.get("WATCHER_TEST_POSTGRES"), help="postgresql:// URL")
     parser.add_argument(
         "--setups", default="sqlite:1,postgresql:1,postgresql:2,postgresql:3", help="database:daemons, ..."

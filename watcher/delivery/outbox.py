@@ -165,7 +165,7 @@ class Outbox:
 
     def claim(self, store: Store, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
         """Claim due rows (with their alert and item) for this process, for LEASE."""
-        with store.write() as conn:
+        with store.write(durable=False) as conn:
             # Rows whose claim is free, expired or this process's, or held by a process of this host that may
             # be gone (checked below); rows another process is claiming right now are skipped, not waited for.
             rows = conn.execute(

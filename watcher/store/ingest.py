@@ -53,7 +53,7 @@ class Ingest:
     path: str
     _source_ids: dict[str, int]
 
-    def write(self) -> AbstractContextManager[Any]:
+    def write(self, *, durable: bool = True) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
     def lock_for_ingest(self, conn: Any) -> None:

@@ -286,9 +286,12 @@ class PostgresStore(Store):
     # what differs from SQLite ---------------------------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[Any]:
+    def write(self, *, durable: bool = True) -> Iterator[Any]:
         try:
             with self.pg.transaction() as conn:
+                if not durable:
+                    # A lease or a claim: lost in a crash, it only expires; its commit need not wait for the disk.
+                    conn.execute("SET LOCAL synchronous_commit = off")
                 yield conn
         except BaseException:
             self._source_ids.clear()

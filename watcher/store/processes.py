@@ -63,7 +63,7 @@ def register(store: Store, holder: str, version: str, now: datetime) -> None:
 
 def heartbeat(store: Store, holder: str, now: datetime, lease: float = LEASE_SECONDS) -> None:
     """Say this process is alive, and renew the leases of the feeds it is polling."""
-    with store.write() as conn:
+    with store.write(durable=False) as conn:
         conn.execute("UPDATE processes SET heartbeat_at = ? WHERE id = ?", (_iso(now), holder))
         conn.execute(
             "UPDATE feeds SET lease_until = ? WHERE lease_holder = ?", (_iso(now + timedelta(seconds=lease)), holder)
@@ -89,7 +89,7 @@ def claim_feed(store: Store, name: str, holder: str, now: datetime, lease: float
             (name, _iso(now + DUE_SLACK)),
         )
         return FeedState(**rows[0]) if rows else None
-    with store.write() as conn:
+    with store.write(durable=False) as conn:
         row = conn.execute(
             f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds WHERE name = ? AND disabled_reason IS NULL "  # noqa: S608
             "AND (lease_until IS NULL OR lease_until < ? OR lease_holder = ?) "
@@ -109,7 +109,7 @@ def release_feed(store: Store, name: str, holder: str) -> None:
     """End a lease the poll did not end itself (it failed before recording its state); else nothing changes."""
     if not store.shared:
         return
-    with store.write() as conn:
+    with store.write(durable=False) as conn:
         conn.execute(
             "UPDATE feeds SET lease_holder = NULL, lease_until = NULL WHERE name = ? AND lease_holder = ?",
             (name, holder),

@@ -142,8 +142,9 @@ class Store(Ingest):
     # transactions ---------------------------------------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception."""
+    def write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception. `durable=False`
+        marks one whose loss in a crash is harmless (a lease, a claim); SQLite makes every commit durable."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
