@@ -4,7 +4,7 @@
 
 A server process on 127.0.0.1 serves N RSS feeds, each gaining an entry that matches the rule once per
 interval (at a phase of its own), and receives the alerts (Apprise's json://) with the time each arrives.
-Each setup runs the daemons on a fresh database: one interval of warm-up (every feed's first poll, whose
+Each setup runs the daemons on a fresh database: a warm-up until every feed's first poll is stored (its
 entries are recorded without being sent), then a measured window. Reported per setup: feeds polled per
 second in the window (the server counts the GETs), alert latency from an entry appearing on its feed to its
 message arriving (p50, p99), and the peak memory of each daemon (its parse workers apart).
@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,26 +39,16 @@ def serve(work: Path, feeds: int, interval: float) -> None:
     start = time.time()
     lock = threading.Lock()
     gets: list[float] = []
-    seen: set[int] = set()  # the feeds fetched since the last /reset
     arrivals: list[tuple[float, float]] = []  # (appeared, arrived)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server API
-            if self.path.startswith("/reset"):
-                with lock:
-                    seen.clear()
-                self.answer(b"ok", "text/plain")
-                return
-            if self.path == "/seen":
-                self.answer(str(len(seen)).encode(), "text/plain")
-                return
             n = int(self.path.rsplit("/", 1)[-1])
             now = time.time()
             with lock:
                 gets.append(now)
-                seen.add(n)
             phase = n / feeds * interval
             newest = int((now - start - phase) // interval)
             entries = "".join(
@@ -126,6 +115,20 @@ def drop_schema(server: str, schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def first_polls_stored(database: str) -> int:
+    """How many feeds have had a poll stored (0 while the daemons are still creating the database)."""
+    from watcher.config.database import parse_postgres_url
+    from watcher.errors import WatcherError
+    from watcher.store.open import open_existing
+
+    where = parse_postgres_url(database) if "://" in database else Path(database)
+    try:
+        with open_existing(where) as store:  # type: ignore[arg-type]
+            return int(store.query("SELECT count(*) AS n FROM feeds WHERE last_success_at IS NOT NULL")[0]["n"])
+    except WatcherError:
+        return 0
+
+
 def peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -149,24 +152,23 @@ def run_setup(work: Path, port: int, database: str, daemons: int, args: argparse
         "delivery: {flood_threshold: 100000}\n"
         "daemon: {deliver_interval: 1s, grace_period: 10s}\n"
     )
+    logs = [(args.logs or work) / f"daemon-{config.stem}-{n}.log" for n in range(daemons)]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "watcher", "run", "--config", str(config)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log.open("w"),
             cwd=work,
         )
-        for _ in range(daemons)
+        for log in logs
     ]
     try:
-        # Warm-up: every feed's first poll (its entries are recorded, not sent), however long that takes.
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/reset").read()  # noqa: S310 - loopback
+        # Warm-up: every feed's first poll stored (its entries recorded, not sent), however long that takes.
         deadline = time.monotonic() + args.warmup
-        while int(urllib.request.urlopen(f"http://127.0.0.1:{port}/seen").read()) < args.feeds:  # noqa: S310
+        while first_polls_stored(database) < args.feeds:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{database}: not every feed was polled within {args.warmup:g}s of warm-up")
-            time.sleep(1)
-        time.sleep(5)  # the last first polls stored
+            time.sleep(2)
         window_start = time.time()
         time.sleep(args.window)
         window_end = time.time()
@@ -207,6 +209,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=10000)
     parser.add_argument("--interval", type=float, default=60.0, help="each feed's poll interval, seconds")
     parser.add_argument("--window", type=float, default=60.0, help="the measured window after warm-up, seconds")
+    parser.add_argument("--logs", type=Path, help="keep each daemon's log in this directory")
     parser.add_argument("--warmup", type=float, default=1800.0, help="at most this long for every first poll")
     parser.add_argument("--postgres", default=os.environ.get("WATCHER_TEST_POSTGRES"), help="postgresql:// URL")
     parser.add_argument(

@@ -4,7 +4,8 @@ The store's statements are written in the SQL both databases share (upserts with
 CASE, coalesce), with sqlite3's `?` placeholders. What still differs is small and mechanical, and done here,
 once per statement (cached):
 
-- `?` becomes psycopg's `%s`, and a literal `%` becomes `%%`;
+- `?` becomes psycopg's `%s` (`%s::text` where it is only tested for NULL: PostgreSQL must know its type),
+  and a literal `%` becomes `%%`;
 - `IN (SELECT value FROM json_each(?))`, SQLite's way of binding a list, becomes `= ANY(%s)` (and NOT IN
   becomes `<> ALL(%s)`), its parameter (a JSON array) passed as a list;
 - `group_concat(x, sep)` becomes `string_agg(x, sep)`.
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 _JSON_LIST = re.compile(r"(\s+NOT)?\s+IN\s*\(\s*SELECT\s+value\s+FROM\s+json_each\(\?\)\s*\)", re.IGNORECASE)
+_NULL_TEST = re.compile(r"\s+IS\s+(NOT\s+)?NULL\b", re.IGNORECASE)
 _GROUP_CONCAT = re.compile(r"\bgroup_concat\(", re.IGNORECASE)
 
 
@@ -44,7 +46,8 @@ def to_postgres(sql: str) -> tuple[str, frozenset[int]]:
         elif char == "%":
             out.append("%%")
         elif char == "?":
-            out.append("%s")
+            # A parameter only tested for NULL has no type PostgreSQL could infer: it is given one.
+            out.append("%s::text" if _NULL_TEST.match(sql, i + 1) else "%s")
             index += 1
         elif char in " \t\n" and (found := _JSON_LIST.match(sql, i)):
             out.append(" <> ALL(%s)" if found.group(1) else " = ANY(%s)")

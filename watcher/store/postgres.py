@@ -196,7 +196,8 @@ class PostgresStore(Store):
             psycopg.connect(url.url, connect_timeout=CONNECT_TIMEOUT).close()
         except psycopg.Error as e:
             raise connect_error(url, e) from None
-        kwargs: dict[str, Any] = {"autocommit": True, "cursor_factory": psycopg.ClientCursor}
+        # Server-side binding: statements run often are prepared once per connection (psycopg's threshold).
+        kwargs: dict[str, Any] = {"autocommit": True}
         pool = ConnectionPool(
             url.url,
             min_size=1,
