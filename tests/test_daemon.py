@@ -276,3 +276,25 @@ def test_feeds_added_and_removed_reach_a_running_daemon(tmp_path: Path) -> None:
             assert srv.hits.get("/extra", 0) <= hits + 1
             d.proc.send_signal(signal.SIGTERM)
             assert d.proc.wait(timeout=10) == 0
+
+
+def test_skipped_runs_are_counted_not_logged_one_by_one(caplog) -> None:
+    import logging
+
+    from watcher.daemon.logs import SkippedRuns
+
+    counted: list[int] = []
+    logger = logging.getLogger("apscheduler.scheduler")
+    skipped = SkippedRuns(lambda: counted.append(1))
+    logger.addFilter(skipped)
+    try:
+        with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler"):
+            for n in range(3):
+                logger.warning(
+                    'Execution of job "%s" skipped: maximum number of running instances reached (%d)', f"poll f{n}", 1
+                )
+            logger.warning("Scheduler started")
+    finally:
+        logger.removeFilter(skipped)
+    assert counted == [1, 1, 1]
+    assert [r.getMessage() for r in caplog.records] == ["Scheduler started"]

@@ -98,6 +98,12 @@ _COUNTERS = (
     ("watcher_alerts", "Alerts recorded.", "alerts"),
     ("watcher_reloads", "Rule and config reloads applied.", "reloads"),
     ("watcher_reload_failures", "Reloads refused (invalid).", "reload_failures"),
+    (
+        "watcher_polls_skipped",
+        "Scheduled polls skipped because the source's previous poll was still running (more than the daemon "
+        "keeps up with).",
+        "polls_skipped",
+    ),
 )
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from watcher.delivery.notify import quiet_third_party_loggers
@@ -97,6 +97,21 @@ def setup_logging(*, verbose: bool = False, fmt: str = "text") -> None:
     quiet_third_party_loggers()
     # psycopg's pool warns at each failed reconnection while PostgreSQL is away: the daemon says it once.
     logging.getLogger("psycopg.pool").setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+class SkippedRuns(logging.Filter):
+    """APScheduler's line for each run it skips because the job's last run is still going: under load, one
+    per feed per interval. Counted instead (`count`), for the daemon to report once a minute."""
+
+    def __init__(self, count: Callable[[], None]):
+        super().__init__()
+        self.count = count
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" in record.getMessage():
+            self.count()
+            return False
+        return True
 
 
 def protect_secrets(secrets: Iterable[str]) -> None:

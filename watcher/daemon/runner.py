@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher import __version__
 from watcher.config import Config, load_config
 from watcher.daemon.health import HealthServer, Metrics
-from watcher.daemon.logs import protect_secrets
+from watcher.daemon.logs import SkippedRuns, protect_secrets
 from watcher.daemon.outage import Outage
 from watcher.daemon.schedule import SUBSCRIPTION_CHECK, reschedule, schedule_source
 from watcher.daemon.service import InstanceLock, StallGuard, sd_notify, watchdog_interval
@@ -80,6 +80,9 @@ class Daemon:
         self._gauges: dict[str, float] = {}
         self._reported_problems: str = ""
         self.outage = Outage(self.metrics)
+        # Polls skipped because their source's last poll was still running: said once a minute, not per feed.
+        self._skipped = SkippedRuns(lambda: self.metrics.counters.update(("polls_skipped",)))
+        self._skipped_told = (0, time.monotonic())
         self.store: Store
         self.delivery_store: Store
         self.engine: Engine
@@ -188,6 +191,7 @@ class Daemon:
         ):
             first = {"next_run_time": datetime.now(UTC)} if now else {}
             self.scheduler.add_job(self._job(job), IntervalTrigger(seconds=seconds), id=name, name=name, **first)
+        logging.getLogger("apscheduler.scheduler").addFilter(self._skipped)
         self.scheduler.start()
         self.stall_guard.start()
         await self.heartbeat()
@@ -224,6 +228,8 @@ class Daemon:
             await self._in(self.db_thread, release_feed, self.store, name, self.holder)
 
     async def _poll_claimed(self, state: FeedState) -> None:
+        if self.stopping.is_set():
+            return  # claimed while the stop began: the next start polls it
         self.metrics.counters["polls"] += 1
         if state.kind == "dir":
             result = await self._poll_dir(state)
@@ -291,12 +297,26 @@ class Daemon:
         self.store.conn.execute("SELECT 1").fetchone()
 
     async def renew_leases(self) -> None:
-        """The process's heartbeat in the database, which renews the leases of the feeds it is polling."""
-        await self._in(self.db_thread, heartbeat, self.store, self.holder, datetime.now(UTC), self.config.daemon.lease)
+        """The process's heartbeat in the database, which renews the leases of the feeds it is polling: on the
+        delivery thread's connection, so that a backlog of polls on the store's thread cannot let them expire."""
+        now, lease = datetime.now(UTC), self.config.daemon.lease
+        await self._in(self.delivery_thread, heartbeat, self.delivery_store, self.holder, now, lease)
 
     async def refresh_gauges(self) -> None:
         gauges = await self._in(self.delivery_thread, read_gauges, self.delivery_store)
         self._gauges = {**gauges, "rules": len(self.engine.ruleset.rules)}
+        told, since = self._skipped_told
+        skipped, now = self.metrics.counters["polls_skipped"], time.monotonic()
+        if now - since >= 60:
+            if skipped > told:
+                log.warning(
+                    "%d scheduled polls skipped in the last %.0fs: their source's previous poll was still running. "
+                    "This daemon does not keep up with its feeds' intervals: lengthen them, or run more daemons on "
+                    "PostgreSQL (docs/operations.md, Scaling out)",
+                    skipped - told,
+                    now - since,
+                )
+            self._skipped_told = (skipped, now)
 
     # reload ---------------------------------------------------------------------------------------------
 
@@ -386,7 +406,9 @@ class Daemon:
     async def _stop(self) -> int:
         grace = self.config.daemon.grace_period
         log.info("stopping: no new polls; waiting up to %gs for work in flight", grace)
-        self.scheduler.shutdown(wait=False)
+        # Paused, not shut down: shutting APScheduler's asyncio executor down cancels the jobs in flight, which
+        # the grace period is for.
+        self.scheduler.pause()
         if self.health is not None:
             await self.health.stop()
         if self.dashboard is not None:
@@ -397,6 +419,8 @@ class Daemon:
             if late:
                 log.warning("%d jobs still running after %gs; their transactions roll back", len(late), grace)
                 self._exit_now()
+        self.scheduler.shutdown(wait=False)
+        logging.getLogger("apscheduler.scheduler").removeFilter(self._skipped)
         self.stall_guard.stop()
         try:
             self.db_thread.submit(unregister, self.store, self.holder).result(timeout=grace)
