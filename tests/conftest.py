@@ -162,6 +162,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path):
             yield url
 
 
+@pytest.fixture
+def each_store(database: str):
+    """A store on each database in turn (PostgreSQL where WATCHER_TEST_POSTGRES is set)."""
+    from watcher.store.open import open_store
+
+    s = open_store(location(database))
+    yield s
+    s.close()
+
+
 def location(database: str):
     """The store location of a `database` fixture value, as watcher.yaml's `database:` gives it."""
     from watcher.config.database import parse_postgres_url

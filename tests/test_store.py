@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import location, write
+from tests.conftest import write
 from watcher.errors import StoreError
 from watcher.items.dedup import item_key, normalize_link
 from watcher.items.model import Item
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
-from watcher.store.open import open_store
 from watcher.store.search import search_items
 from watcher.store.sqlite import COPY, DUPLICATE, NEW, SUPPRESSED, UPDATED, Store
 
@@ -61,11 +60,8 @@ def engine(tmp_path: Path) -> Engine:
 
 
 @pytest.fixture
-def store(database: str):
-    """A store on each database in turn (PostgreSQL where WATCHER_TEST_POSTGRES is set)."""
-    s = open_store(location(database))
-    yield s
-    s.close()
+def store(each_store: Store) -> Store:
+    return each_store
 
 
 def ingest(store: Store, engine: Engine, *items: Item):

@@ -44,10 +44,8 @@ def engine(tmp_path: Path) -> Engine:
 
 
 @pytest.fixture
-def store(database: str):
-    s = open_store(location(database))
-    yield s
-    s.close()
+def store(each_store: Store) -> Store:
+    return each_store
 
 
 def test_items_alerts_stories_and_search_behave_alike(store: Store, engine: Engine) -> None:

@@ -256,22 +256,28 @@ def m009_dashboard(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+# From m010 on, a migration is written once, in SQL both databases read as it is (TEXT, INTEGER, ...), and
+# store/pgschema.py applies the same statements on PostgreSQL.
+
+# The daemons that use this database (one on SQLite, any number on PostgreSQL), each with its heartbeat, and
+# per feed the process that is polling it now and until when that lease holds.
+M010_PROCESSES = (
+    """CREATE TABLE processes (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    )""",
+    "ALTER TABLE feeds ADD COLUMN lease_holder TEXT",
+    "ALTER TABLE feeds ADD COLUMN lease_until TEXT",
+)
+
+
 @migrations()
 def m010_processes(db: sqlite_utils.Database) -> None:
-    # The daemons that use this database (one on SQLite, any number on PostgreSQL), each with its heartbeat,
-    # and per feed the process that is polling it now and until when that lease holds.
-    for sql in (
-        """CREATE TABLE processes (
-            id TEXT PRIMARY KEY,
-            host TEXT NOT NULL,
-            pid INTEGER NOT NULL,
-            version TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            heartbeat_at TEXT NOT NULL
-        )""",
-        "ALTER TABLE feeds ADD COLUMN lease_holder TEXT",
-        "ALTER TABLE feeds ADD COLUMN lease_until TEXT",
-    ):
+    for sql in M010_PROCESSES:
         db.execute(sql)
 
 
