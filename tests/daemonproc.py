@@ -49,14 +49,16 @@ def wait_for(check: Callable[[], object], timeout: float = 15, what: str = "cond
 
 
 @contextmanager
-def watcher_process(*args: str, env: dict[str, str] | None = None) -> Iterator[Daemon]:
-    """`python -m watcher ARGS` as a process whose log is read as it runs; stopped at the end if still running."""
+def watcher_process(*args: str, env: dict[str, str] | None = None, measured: bool = True) -> Iterator[Daemon]:
+    """`python -m watcher ARGS` as a process whose log is read as it runs; stopped at the end if still running.
+    `measured=False`: without coverage measurement, for load tests whose processes it would slow severalfold."""
+    environ = {k: v for k, v in os.environ.items() if measured or not k.startswith("COVERAGE_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "watcher", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**environ, **(env or {})},
     )
     d = Daemon(proc)
     try:
@@ -76,6 +78,8 @@ def watcher_process(*args: str, env: dict[str, str] | None = None) -> Iterator[D
 
 
 @contextmanager
-def daemon(cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Daemon]:
-    with watcher_process("run", "--config", str(cfg), *args, env=env) as d:
+def daemon(
+    cfg: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = (), *, measured: bool = True
+) -> Iterator[Daemon]:
+    with watcher_process("run", "--config", str(cfg), *args, env=env, measured=measured) as d:
         yield d
