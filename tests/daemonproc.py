@@ -63,6 +63,10 @@ def watcher_process(*args: str, env: dict[str, str] | None = None, measured: boo
     d = Daemon(proc)
     try:
         yield d
+    except BaseException:
+        # The daemon's own account of what went wrong, in the failed test's captured output.
+        print(f"--- log of watcher {' '.join(args)} ---\n{d.log()}")
+        raise
     finally:
         if proc.poll() is None:
             # SIGTERM first: a process stopped so writes its coverage data; one that will not stop is killed.

@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -19,7 +19,8 @@ from tests.feedserver import feed_server
 @dataclass
 class Receiver:
     """Records every JSON body posted to it. `fail` answers 500 that many times first; `delay` stalls each
-    answer (longer than the client's timeout: a hanging receiver)."""
+    answer (longer than the client's timeout: a hanging receiver); `on_receive` runs as each message arrives,
+    before the answer (to cut something at exactly that moment)."""
 
     fail: int = 0
     delay: float = 0.0
@@ -27,6 +28,7 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     requests: int = 0
+    on_receive: Callable[[], None] | None = None
 
     @property
     def url(self) -> str:
@@ -46,6 +48,8 @@ def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
         body = h.rfile.read(int(h.headers.get("content-length", 0)))
         if state.delay:
             time.sleep(state.delay)
+        if state.on_receive is not None:
+            state.on_receive()
         with state.lock:
             state.requests += 1
             failing = state.fail > 0

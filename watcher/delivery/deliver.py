@@ -81,6 +81,9 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._templates = {target_key(t): t.template for t in config.notify}
+        # Sends a target accepted whose record the database refused (an outage between send and record):
+        # recorded first when it answers again, so that they are not sent a second time.
+        self._unrecorded: list[tuple[list[int], datetime]] = []
 
     def drain(
         self, *, stop: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None
@@ -88,6 +91,7 @@ class Dispatcher:
         """Send every due row once (failures are rescheduled, not retried in this call); `progress` is told
         how many rows each message settled."""
         stats = DeliveryStats()
+        self._record_unrecorded()
         self._tell_unrouted()
         while not (stop and stop()):
             rows = self.outbox.claim(self.store, self.clock())
@@ -100,6 +104,13 @@ class Dispatcher:
                 if progress is not None:
                     progress(len(group))
         return stats
+
+    def _record_unrecorded(self) -> None:
+        while self._unrecorded:
+            ids, sent_at = self._unrecorded[0]
+            self.outbox.mark_sent(self.store, ids, sent_at)
+            self._unrecorded.pop(0)
+            log.info("recorded as sent: outbox %s (sent while the database was away)", ",".join(map(str, ids)))
 
     def _tell_unrouted(self) -> None:
         """Tell `ops`, once per rule, of alerts that reach no target (noted when they were recorded)."""
@@ -133,7 +144,11 @@ class Dispatcher:
         now = self.clock()
         ids = [r["id"] for r in rows]
         if result.ok:
-            self.outbox.mark_sent(self.store, ids, now)
+            try:
+                self.outbox.mark_sent(self.store, ids, now)
+            except Exception:
+                self._unrecorded.append((ids, now))
+                raise
             stats.sent += len(ids)
             stats.latencies.extend((now - parse_iso(r["created_at"])).total_seconds() for r in rows)
             log.info("sent alert %s to %s", ",".join(str(r["alert_id"]) for r in rows), self.notifier.label(target))
