@@ -64,7 +64,7 @@ def test_redirect_loop_stops(client) -> None:
         url = srv.static("/b", b"", status=302, headers={"Location": "/a"})
         with pytest.raises(FetchError, match="more than 5 redirects") as info:
             fetch(client, url, timeout=5, max_bytes=100)
-        assert info.value.retryable is False
+        assert (info.value.retryable, info.value.kind) == (False, "redirects")
 
 
 def test_redirect_to_another_scheme_is_refused(client) -> None:
@@ -78,8 +78,9 @@ def test_gzip_bomb_stops_at_the_cap(client) -> None:
     bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))
     with feed_server() as srv:
         url = srv.static("/bomb", bomb, headers={"Content-Encoding": "gzip"})
-        with pytest.raises(FetchError, match="larger than 1000000 bytes"):
+        with pytest.raises(FetchError, match="larger than 1000000 bytes") as info:
             fetch(client, url, timeout=10, max_bytes=1_000_000)
+        assert info.value.kind == "too_large"
 
 
 @pytest.mark.parametrize("compress", [zlib.compress, lambda d: zlib.compress(d)[2:-4]])
@@ -106,15 +107,16 @@ def test_one_byte_a_second_cannot_outlive_the_deadline(client) -> None:
     with feed_server() as srv:
         url = srv.route("/drip", drip)
         started = time.monotonic()
-        with pytest.raises(FetchError, match="within 2s"):
+        with pytest.raises(FetchError, match="within 2s") as info:
             fetch(client, url, timeout=2, max_bytes=10_000)
         assert time.monotonic() - started < 4
+        assert info.value.kind == "timeout"
 
 
 def test_unreachable_server_is_a_retryable_error(client) -> None:
     with pytest.raises(FetchError) as info:
         fetch(client, "http://127.0.0.1:9/feed", timeout=2, max_bytes=100)
-    assert info.value.retryable
+    assert (info.value.retryable, info.value.kind) == (True, "fetch_failed")
 
 
 # the address policy ------------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ def test_default_client_refuses_loopback() -> None:
         for url in (srv.static("/f", RSS), f"http://localhost:{srv.port}/f"):
             with pytest.raises(FetchError, match="refused: .* private or reserved") as info:
                 fetch(client, url, timeout=5, max_bytes=10_000)
-            assert info.value.retryable is False
+            assert (info.value.retryable, info.value.kind) == (False, "refused")
         assert srv.hits == {}
 
 
@@ -226,7 +228,8 @@ def test_one_deadline_across_redirects(client) -> None:
     with feed_server() as srv:
         srv.route("/slow", slow_redirect)
         started = time.monotonic()
-        with pytest.raises(FetchError, match="no answer within 2s"):
+        with pytest.raises(FetchError, match="no answer within 2s") as info:
             fetch(client, srv.url("/slow"), timeout=2, max_bytes=100)
+        assert info.value.kind == "timeout"
         # Three hops of 0.8 s each would be 2.4 s: the deadline is the fetch's, not each hop's.
         assert time.monotonic() - started < 2.6

@@ -83,11 +83,13 @@ class NoDatabase(StoreError):
 
 
 class FetchError(WatcherError):
-    """A feed could not be fetched."""
+    """A feed (or page) could not be fetched. `kind` says why, as metrics label it: refused (a private
+    address), timeout, too_large, redirects, or fetch_failed."""
 
-    def __init__(self, message: str, *, retryable: bool = True):
+    def __init__(self, message: str, *, retryable: bool = True, kind: str = "fetch_failed"):
         super().__init__(message)
         self.retryable = retryable
+        self.kind = kind
 
 
 class HostWaiting(FetchError):

@@ -235,16 +235,16 @@ def _fetch(
             headers["If-Modified-Since"] = last_modified
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchError(f"{url}: no answer within {timeout:g}s")
+            raise FetchError(f"{url}: no answer within {timeout:g}s", kind="timeout")
         try:
             request = client.build_request("GET", current, headers=headers, timeout=httpx.Timeout(remaining))
             response = client.send(request, stream=True)
         except BlockedAddress as e:
             raise FetchError(
-                f"{url}: refused: {e} (set http.allow_private_addresses to allow)", retryable=False
+                f"{url}: refused: {e} (set http.allow_private_addresses to allow)", retryable=False, kind="refused"
             ) from None
         except httpx.TimeoutException:
-            raise FetchError(f"{url}: no answer within {timeout:g}s") from None
+            raise FetchError(f"{url}: no answer within {timeout:g}s", kind="timeout") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
             raise FetchError(f"{url}: not a URL that can be fetched: {_reason(e)}", retryable=False) from None
         except (httpx.HTTPError, httpcore.ConnectError, OSError) as e:
@@ -253,11 +253,13 @@ def _fetch(
             if response.status_code in (301, 302, 303, 307, 308):
                 location = response.headers.get("location")
                 if not location:
-                    raise FetchError(f"{url}: redirect without a Location", retryable=False)
+                    raise FetchError(f"{url}: redirect without a Location", retryable=False, kind="redirects")
                 try:
                     current = urljoin(current, location.strip())
                 except ValueError:
-                    raise FetchError(f"{url}: redirect to an invalid URL {location[:200]!r}", retryable=False) from None
+                    raise FetchError(
+                        f"{url}: redirect to an invalid URL {location[:200]!r}", retryable=False, kind="redirects"
+                    ) from None
                 all_permanent = all_permanent and response.status_code in (301, 308)
                 permanent = current if all_permanent else permanent
                 continue
@@ -275,7 +277,9 @@ def _fetch(
             return result
         finally:
             response.close()
-    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects (a redirect loop?)", retryable=False)
+    raise FetchError(
+        f"{url}: more than {MAX_REDIRECTS} redirects (a redirect loop?)", retryable=False, kind="redirects"
+    )
 
 
 def _check_scheme(url: str) -> None:
@@ -298,15 +302,15 @@ def _read_body(response: httpx.Response, url: str, deadline: float, timeout: flo
     try:
         for raw in response.iter_raw():
             if time.monotonic() > deadline:
-                raise FetchError(f"{url}: body not received within {timeout:g}s")
+                raise FetchError(f"{url}: body not received within {timeout:g}s", kind="timeout")
             pieces = [raw] if decoder is None else _bounded(decoder, raw, max_bytes - size + 1)
             for piece in pieces:
                 size += len(piece)
                 if size > max_bytes:
-                    raise FetchError(f"{url}: body larger than {max_bytes} bytes", retryable=False)
+                    raise FetchError(f"{url}: body larger than {max_bytes} bytes", retryable=False, kind="too_large")
                 chunks.append(piece)
     except httpx.TimeoutException:
-        raise FetchError(f"{url}: body not received within {timeout:g}s") from None
+        raise FetchError(f"{url}: body not received within {timeout:g}s", kind="timeout") from None
     except (httpx.HTTPError, zlib.error) as e:
         raise FetchError(f"{url}: {_reason(e)}") from None
     return b"".join(chunks)

@@ -97,7 +97,7 @@ class ArticleReader:
         except HostWaiting as e:
             return "host_waiting", str(e)
         except FetchError as e:
-            return _fetch_reason(str(e)), str(e)
+            return e.kind, str(e)
         if result.status in (429, 503) and result.retry_after is not None:
             self.gate.retry_after(url, result.retry_after)
         if result.status != 200:
@@ -118,16 +118,3 @@ class ArticleReader:
             # A feed that carries whole articles already: its own text is kept, not a teaser of the page.
             return "shorter", f"{url}: the page's text ({len(text)} characters) is no longer than the entry's ({own})"
         return FULL_TEXT_READ, text
-
-
-def _fetch_reason(message: str) -> str:
-    """The metric label of a fetch failure, from its message."""
-    for needle, reason in (
-        ("refused:", "refused"),
-        ("larger than", "too_large"),
-        ("within", "timeout"),
-        ("redirect", "redirects"),
-    ):
-        if needle in message:
-            return reason
-    return "fetch_failed"
