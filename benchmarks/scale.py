@@ -153,6 +153,7 @@ def run_setup(work: Path, port: int, database: str, daemons: int, args: argparse
         "delivery: {flood_threshold: 100000}\n"
         "daemon: {deliver_interval: 1s, grace_period: 10s}\n"
     )
+    (args.logs or work).mkdir(parents=True, exist_ok=True)
     logs = [(args.logs or work) / f"daemon-{config.stem}-{n}.log" for n in range(daemons)]
     procs = [
         subprocess.Popen(

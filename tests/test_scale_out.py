@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -210,6 +211,18 @@ class Proxy:
             self.sockets.clear()
 
 
+@contextlib.contextmanager
+def proxied_postgres() -> Iterator[tuple[str, Proxy]]:
+    """A fresh schema reached through a Proxy that a test can cut: (the URL through the proxy, the proxy)."""
+    with postgres_schema() as (url, _):
+        split = urlsplit(url)
+        proxy = Proxy((split.hostname or "127.0.0.1", split.port or 5432))
+        try:
+            yield url.replace(f"{split.hostname}:{split.port or 5432}", f"127.0.0.1:{proxy.port}", 1), proxy
+        finally:
+            proxy.cut()
+
+
 def test_a_daemon_rides_out_a_database_outage(tmp_path: Path) -> None:
     entries = ["e0 artillery shells"]
 
@@ -221,10 +234,7 @@ def test_a_daemon_rides_out_a_database_outage(tmp_path: Path) -> None:
         h.end_headers()
         h.wfile.write(body)
 
-    with postgres_schema() as (url, _), feed_server() as srv, receiver() as hook:
-        split = urlsplit(url)
-        proxy = Proxy((split.hostname or "127.0.0.1", split.port or 5432))
-        proxied = url.replace(f"{split.hostname}:{split.port or 5432}", f"127.0.0.1:{proxy.port}", 1)
+    with proxied_postgres() as (proxied, proxy), feed_server() as srv, receiver() as hook:
         write(tmp_path / "rules" / "r.yaml", RULE)
         cfg = write(
             tmp_path / "watcher.yaml",
@@ -257,16 +267,12 @@ def test_a_daemon_rides_out_a_database_outage(tmp_path: Path) -> None:
             wait_for(lambda: titles() == ["e0 artillery shells", "e1 artillery shells"], timeout=30, what="e1")
             wait_for(lambda: health() == 200, timeout=30, what="/healthz healthy")
             assert d.log().count("polls paused") == 1, d.log()
-        proxy.cut()
 
 
 def test_a_send_whose_record_the_database_missed_is_recorded_not_sent_again(tmp_path: Path) -> None:
     """The database goes away between a target accepting a message and the outbox recording it: the
     dispatcher keeps the send in mind and records it when the database answers, instead of sending again."""
-    with postgres_schema() as (url, _), receiver() as hook:
-        split = urlsplit(url)
-        proxy = Proxy((split.hostname or "127.0.0.1", split.port or 5432))
-        proxied = url.replace(f"{split.hostname}:{split.port or 5432}", f"127.0.0.1:{proxy.port}", 1)
+    with proxied_postgres() as (proxied, proxy), receiver() as hook:
         write(tmp_path / "rules" / "r.yaml", RULE)
         cfg = write(
             tmp_path / "watcher.yaml",
@@ -288,4 +294,3 @@ def test_a_send_whose_record_the_database_missed_is_recorded_not_sent_again(tmp_
         assert stats.sent == 0
         assert [r["state"] for r in store.query("SELECT state FROM outbox")] == ["sent"]
         store.close()
-        proxy.cut()
