@@ -258,9 +258,9 @@ def main() -> None:
         if r is None:
             print(label)
             continue
-        ratio = r["feeds_per_s"] / base if base else 0.0
+        ratio = f"{r['feeds_per_s'] / base:>8.2f}x" if base else f"{'-':>9}"  # no SQLite setup to compare with
         print(
-            f"{label:<26} {r['feeds_per_s']:>8.0f} {ratio:>8.2f}x {r['alerts']:>7.0f} {r['p50']:>7.1f} "
+            f"{label:<26} {r['feeds_per_s']:>8.0f} {ratio} {r['alerts']:>7.0f} {r['p50']:>7.1f} "
             f"{r['p99']:>7.1f} {r['memory_mb']:>8.0f}"
         )
 
