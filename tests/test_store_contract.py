@@ -280,3 +280,24 @@ def test_sqlite_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:
         )
     with pytest.raises(StoreError, match=r"schema is newer than this watcher \(it has m999_future\)"):
         Store.open(tmp_path / "w.db")
+
+
+def test_db_copy_refuses_what_it_cannot_copy_with_one_line_each(tmp_path: Path) -> None:
+    write(tmp_path / "rules" / "r.yaml", "rules:\n  - id: shells\n    match: [artillery shells]\n")
+    write(tmp_path / "docs" / "a.txt", "Report\n\n" + TEXT)
+    write(tmp_path / "watcher.yaml", "database: w.db\nrules: rules\nseeds: [docs]\n")
+    assert _cli("backfill", "--config", str(tmp_path / "watcher.yaml")).returncode == 0
+    db = str(tmp_path / "w.db")
+
+    missing = _cli("db", "copy", "--from", str(tmp_path / "none.db"), "--to", str(tmp_path / "x.db"))
+    assert missing.returncode == 2 and "no database at" in missing.stderr, missing.stderr
+    assert not list(tmp_path.glob("none.db*")), "a lock file was left beside a database that is not there"
+    same = _cli("db", "copy", "--from", db, "--to", str(tmp_path / "." / "w.db"))
+    assert same.returncode == 2 and "the same database" in same.stderr, same.stderr
+    bad = _cli("db", "copy", "--from", db, "--to", "postgresql://u:s3cret@127.0.0.1:99999/x")
+    assert bad.returncode == 2 and "'--to'" in bad.stderr and "s3cret" not in bad.stderr, bad.stderr
+
+    # SQLite to SQLite works too (a copy to check before the move): a line per table and a total.
+    done = _cli("db", "copy", "--from", db, "--to", str(tmp_path / "copy.db"))
+    assert done.returncode == 0, done.stderr
+    assert "items" in done.stdout and f"rows from {db} to {tmp_path / 'copy.db'}" in done.stdout, done.stdout

@@ -11,9 +11,9 @@ import click
 from watcher.cli import _config, config_option, main, say
 from watcher.config.database import Location, PostgresUrl, parse_postgres_url
 from watcher.daemon.service import InstanceLock
-from watcher.errors import WatcherError
+from watcher.errors import NotFound, WatcherError
 from watcher.store.copy import copy_database
-from watcher.store.open import open_existing, open_store
+from watcher.store.open import exists, open_existing, open_store
 
 
 @main.group("db")
@@ -21,7 +21,7 @@ def db() -> None:
     """The database: its schema, and moving an installation to PostgreSQL."""
 
 
-def _location(text: str) -> Location:
+def _location(ctx: click.Context, param: click.Parameter, text: str) -> Location:
     """A path, sqlite:///path, or postgresql:// URL given on the command line."""
     if text.startswith("sqlite:///"):
         return Path(text[len("sqlite:///") :]).expanduser()
@@ -29,7 +29,8 @@ def _location(text: str) -> Location:
         return Path(text).expanduser()
     found = parse_postgres_url(text)
     if isinstance(found, str):
-        raise WatcherError(f"{text.split('://')[0]}://...: {found}")
+        # The URL itself is not repeated: it may hold a password.
+        raise click.BadParameter(f"{text.split('://')[0]}://...: {found}", ctx, param)
     return found
 
 
@@ -52,10 +53,16 @@ def upgrade(config_path: Path | None) -> None:
 
 
 @db.command("copy")
-@click.option("--from", "source", required=True, help="The database to copy: a SQLite file (or sqlite:///path).")
-@click.option("--to", "target", required=True, help="Where to: postgresql://user@host:5432/dbname.")
+@click.option(
+    "--from",
+    "src",
+    required=True,
+    callback=_location,
+    help="The database to copy: a SQLite file (or sqlite:///path).",
+)
+@click.option("--to", "dst", required=True, callback=_location, help="Where to: postgresql://user@host:5432/dbname.")
 @click.option("--json", "as_json", is_flag=True, help="The rows copied per table, as one JSON object.")
-def copy(source: str, target: str, as_json: bool) -> None:
+def copy(src: Location, dst: Location, as_json: bool) -> None:
     """Copy an installation (items, stories, alerts, outbox, feed state) to another database.
 
     Idempotent and resumable: run it again after an interruption and it copies what is missing. Stop the
@@ -65,9 +72,10 @@ def copy(source: str, target: str, as_json: bool) -> None:
     Examples:
       watcher db copy --from /var/lib/watcher/watcher.db --to postgresql://watcher@db:5432/watcher
     """
-    src, dst = _location(source), _location(target)
-    if src == dst:
-        raise WatcherError("--from and --to are the same database")
+    if src == dst or (isinstance(src, Path) and isinstance(dst, Path) and src.resolve() == dst.resolve()):
+        raise click.UsageError("--from and --to are the same database")
+    if not exists(src):
+        raise NotFound(f"no database at {src}")
     lock = InstanceLock(src) if isinstance(src, Path) else None
     if lock is not None:
         try:
