@@ -81,6 +81,8 @@ class Daemon(Reloads):
         self._gauges: dict[str, float] = {}
         self._reported_problems: str = ""
         self.outage = Outage(self.metrics)
+        # Sends whose record waits for the database: kept across the dispatchers that reloads make.
+        self._unrecorded: list[tuple[list[int], datetime]] = []
         # Polls skipped because their source's last poll was still running: said once a minute, not per feed.
         self._skipped = SkippedRuns(lambda: self.metrics.counters.update(("polls_skipped",)))
         self._skipped_told = (0, time.monotonic())
@@ -148,7 +150,7 @@ class Daemon(Reloads):
         self._new_dispatcher(self.config)
 
     def _new_dispatcher(self, config: Config) -> None:
-        self.dispatcher = Dispatcher(self.delivery_store, config, rules=self._rules())
+        self.dispatcher = Dispatcher(self.delivery_store, config, rules=self._rules(), unrecorded=self._unrecorded)
 
     def _rules(self) -> dict[str, Any]:
         return {r.id: r for r in self.engine.ruleset.rules}

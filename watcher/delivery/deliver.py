@@ -71,6 +71,7 @@ class Dispatcher:
         notifier: Notifier | None = None,
         clock: Clock = utcnow,
         rng: random.Random | None = None,
+        unrecorded: list[tuple[list[int], datetime]] | None = None,
     ):
         self.store = store
         self.config = config
@@ -82,8 +83,9 @@ class Dispatcher:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._templates = {target_key(t): t.template for t in config.notify}
         # Sends a target accepted whose record the database refused (an outage between send and record):
-        # recorded first when it answers again, so that they are not sent a second time.
-        self._unrecorded: list[tuple[list[int], datetime]] = []
+        # recorded first when it answers again, so that they are not sent a second time. A daemon passes the
+        # same list to the dispatcher a reload makes.
+        self.unrecorded = unrecorded if unrecorded is not None else []
 
     def drain(
         self, *, stop: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None
@@ -91,7 +93,7 @@ class Dispatcher:
         """Send every due row once (failures are rescheduled, not retried in this call); `progress` is told
         how many rows each message settled."""
         stats = DeliveryStats()
-        self._record_unrecorded()
+        self._record_unrecorded(stats)
         self._tell_unrouted()
         while not (stop and stop()):
             rows = self.outbox.claim(self.store, self.clock())
@@ -105,11 +107,12 @@ class Dispatcher:
                     progress(len(group))
         return stats
 
-    def _record_unrecorded(self) -> None:
-        while self._unrecorded:
-            ids, sent_at = self._unrecorded[0]
+    def _record_unrecorded(self, stats: DeliveryStats) -> None:
+        while self.unrecorded:
+            ids, sent_at = self.unrecorded[0]
             self.outbox.mark_sent(self.store, ids, sent_at)
-            self._unrecorded.pop(0)
+            self.unrecorded.pop(0)
+            stats.sent += len(ids)
             log.info("recorded as sent: outbox %s (sent while the database was away)", ",".join(map(str, ids)))
 
     def _tell_unrouted(self) -> None:
@@ -147,7 +150,7 @@ class Dispatcher:
             try:
                 self.outbox.mark_sent(self.store, ids, now)
             except Exception:
-                self._unrecorded.append((ids, now))
+                self.unrecorded.append((ids, now))
                 raise
             stats.sent += len(ids)
             stats.latencies.extend((now - parse_iso(r["created_at"])).total_seconds() for r in rows)
