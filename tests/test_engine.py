@@ -310,6 +310,10 @@ def test_whole_words_in_non_ascii_text(make_engine) -> None:
     assert hits(engine, "W Krakówku i w Krakowie") == []
     assert hits(engine, "Kraków\u2019s mayor \u2014 \u00abKraków\u00bb") == ["r"]
     assert hits(one_rule(make_engine, "- ab"), "\u00e9ab ab\u00e9 ab_ _ab") == []
+    # Text whose only non-ASCII characters are punctuation (news typography): boundaries as in ASCII.
+    assert hits(one_rule(make_engine, "- ab"), "x\u2014ab\u2014y") == ["r"]
+    assert hits(one_rule(make_engine, "- ab"), "\u2014xab\u2014 \u00ababy\u00bb") == []
+    assert hits(one_rule(make_engine, "- ab"), "ab\u00e9 \u2014 \u00e9ab") == []
 
 
 def test_one_engine_matches_from_several_threads_at_once(fast: bool) -> None:

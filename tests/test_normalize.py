@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import unicodedata
 
 import pytest
@@ -79,6 +80,49 @@ def test_non_ascii_text_is_normalized_word_by_word(text: str) -> None:
     for word in words:
         start, end = norm.original_span(pos, pos + len(word))
         assert normalize_term(text[start:end], fold=False) == word
+        pos += len(word) + 1
+
+
+# Characters random texts are made of: ASCII, news typography, other scripts (all one for one under NFKC),
+# and some that are not (a combining accent, a ligature, an invisible, a fullwidth letter, runs of space).
+ONE_FOR_ONE = list("abcXYZ019_.,") + ["\u2019", "\u201c", "\u201d", "\u2014", "\u00e9", "\u00df"]
+ONE_FOR_ONE += ["\u041a", "\u0438", "\u4e2d", "\ubd81", "\u00ab", "\u00bb"]
+OTHERS = ["\u2026", "\u0301", "\ufb01", "\u00ad", "\u200b", "\uff37", "\u1161"]
+SPACES = ["\u00a0", "  ", "\n\n", " \t"]
+POOLS = [ONE_FOR_ONE, ONE_FOR_ONE + OTHERS, ONE_FOR_ONE + OTHERS + SPACES]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufb01ne cafe\u0301 now",  # a ligature (one more character) and an accent composed (one fewer)
+        "Pyong\u00adyang \u2026 \ub4a4\u11a8 e\u0301\u0301 x",  # an invisible, an ellipsis, jamo, marks
+    ],
+)
+def test_changes_of_length_that_cancel_out_still_map_back(text: str) -> None:
+    norm = NormText(text)
+    pos = 1
+    for word in norm.cased.split():
+        start, end = norm.original_span(pos, pos + len(word))
+        assert normalize_term(text[start:end], fold=False) == word, (word, text[start:end])
+        pos += len(word) + 1
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_text_maps_every_word_back_to_where_it_came_from(seed: int) -> None:
+    """Texts normalizing one character for one (offsets move only with white space) and texts that do not
+    (a map is built): either way each normalized word maps back onto the original text it came from."""
+    rng = random.Random(seed)
+    pool = POOLS[seed % len(POOLS)]
+    words = ["".join(rng.choice(pool) for _ in range(rng.randint(1, 6))) for _ in range(30)]
+    text = rng.choice(["", " ", "\n"]) + " ".join(words) + rng.choice(["", " ", "\n"])
+    norm = NormText(text)
+    normalized = [w for w in (normalize_term(w, fold=False) for w in text.split()) if w]
+    assert norm.cased == " " + " ".join(normalized) + " "
+    pos = 1
+    for word in normalized:
+        start, end = norm.original_span(pos, pos + len(word))
+        assert normalize_term(text[start:end], fold=False) == word, (text, word, text[start:end])
         pos += len(word) + 1
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
+from functools import cache
 
 from watcher.items.scripts import unspaced_positions
 
@@ -68,6 +69,16 @@ _WORD = re.compile(r"\S+")
 # words, and words that are not ASCII.
 _ANOMALY = re.compile(r"^\s+|\s+\Z|\s{2,}|[^\S ]|[^\x00-\x7f\s]+")
 _SPACE = re.compile(" ")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@cache
+def _one_for_one(ch: str) -> bool:
+    """Whether a character normalizes to exactly one character on its own: not one that NFKC expands (a
+    ligature, an ellipsis) or that is dropped (an invisible). In context, NFKC can only compose (a letter
+    with its accent, Hangul jamo), which shortens the text: a text of such characters that keeps its length
+    has every character where it was."""
+    return len(_SPECIAL.sub(_straighten, unicodedata.normalize("NFKC", ch))) == 1
 
 
 def _straighten(m: re.Match[str]) -> str:
@@ -140,6 +151,12 @@ class NormText:
             # The whole text at once, in C; the map back to the original, word by word, only when asked for.
             text = _SPECIAL.sub(_straighten, unicodedata.normalize("NFKC", original))
             self.cased = " " + " ".join(text.split()) + " "
+            # News typography (curly quotes, dashes) and most letters of other scripts normalize one for one:
+            # then offsets move only with the white space, as in ASCII text, and no map is needed either.
+            if len(text) == len(original) and all(map(_one_for_one, set(_NON_ASCII.findall(original)))):
+                stripped = text.lstrip()
+                if len(self.cased) - 2 == len(stripped.rstrip()):
+                    self._shift = len(text) - len(stripped) - 1
         folded = self.cased.casefold()
         if len(folded) == len(self.cased):
             self.folded = folded

@@ -69,6 +69,12 @@ def word_mask(text: str) -> str:
     return _OTHER_WORD.sub(SPACED, mask)
 
 
+def ascii_words(text: str) -> bool:
+    """Whether every word character of `text` is ASCII: its others are punctuation, symbols or spaces (the
+    dashes and quotes of English news), so a word boundary there is where it is in ASCII text."""
+    return text.isascii() or not any(char_class(ch) != NOT_WORD for ch in set(_NON_ASCII.findall(text)))
+
+
 def unspaced_positions(text: str) -> list[int]:
     """Offsets of the characters of unspaced scripts in `text` (for counting words there)."""
     if text.isascii():

@@ -26,7 +26,7 @@ import ahocorasick
 
 from watcher.errors import WatcherError
 from watcher.items.normalize import NormText
-from watcher.items.scripts import HANGUL, NOT_WORD, SPACED, UNSPACED, char_class, word_mask
+from watcher.items.scripts import HANGUL, NOT_WORD, SPACED, UNSPACED, ascii_words, char_class, word_mask
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,8 @@ class Scanner:
             present = self._hyperscan.present(joined)
             found.literals.update(pid >> 1 for pid in present if pid & 1)
             words = [pid >> 1 for pid in present if not pid & 1]
-            if joined.isascii():
+            # Hyperscan's boundaries are ASCII's, exact while every letter beside a key is ASCII.
+            if ascii_words(joined):
                 found.words.update(words)
             else:
                 found.confirm(words, joined)
