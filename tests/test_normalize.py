@@ -146,6 +146,7 @@ def _expected_class(ch: str) -> str:
         "朝鲜向俄罗斯提供炮弹。北朝鮮はロシアに砲弾を",
         "ทหารเกาหลีเหนือ and \u201cKyiv\u201d",  # Thai, a few curly quotes: the mostly-ASCII path
         "Mostly English with one \u2014 dash and 北韓 in it, long enough to count as mostly ASCII text.",
+        "English with a \u2014 dash and \u201ccurly\u201d quotes only: no letter of another script in it.",
     ],
 )
 def test_word_mask_marks_each_character_with_its_class(text: str) -> None:

@@ -56,14 +56,9 @@ _STRAIGHT = {
     "\u2011": "-",
 }
 _CHARMAP = str.maketrans({**_STRAIGHT, **{chr(c): None for low, high in _IGNORABLE for c in range(low, high + 1)}})
-# The characters _CHARMAP changes: replaced where they occur, rather than the whole text translated (slow
-# once the text is not ASCII).
-_SPECIAL = re.compile(
-    "["
-    + "".join(re.escape(c) for c in _STRAIGHT)
-    + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in _IGNORABLE)
-    + "]"
-)
+# The characters _CHARMAP changes, each with what it becomes: replaced where they occur (found among a text's
+# few non-ASCII characters), rather than the whole text translated (slow once the text is not ASCII).
+_SPECIALS = {chr(code): to or "" for code, to in _CHARMAP.items()}
 _WORD = re.compile(r"\S+")
 # Where a text and its normalized form can differ in length: white space that is not one plain space between
 # words, and words that are not ASCII.
@@ -78,11 +73,14 @@ def _one_for_one(ch: str) -> bool:
     ligature, an ellipsis) or that is dropped (an invisible). In context, NFKC can only compose (a letter
     with its accent, Hangul jamo), which shortens the text: a text of such characters that keeps its length
     has every character where it was."""
-    return len(_SPECIAL.sub(_straighten, unicodedata.normalize("NFKC", ch))) == 1
+    return len(unicodedata.normalize("NFKC", ch).translate(_CHARMAP)) == 1
 
 
-def _straighten(m: re.Match[str]) -> str:
-    return m.group().translate(_CHARMAP)
+def _straighten(text: str, others: set[str]) -> str:
+    """`text` with the quotes, hyphens and invisibles among its non-ASCII characters `others` replaced."""
+    for ch in others & _SPECIALS.keys():
+        text = text.replace(ch, _SPECIALS[ch])
+    return text
 
 
 def normalize_word(word: str) -> str:
@@ -149,11 +147,15 @@ class NormText:
                 self._shift = len(original) - len(stripped) - 1
         else:
             # The whole text at once, in C; the map back to the original, word by word, only when asked for.
-            text = _SPECIAL.sub(_straighten, unicodedata.normalize("NFKC", original))
+            nfkc = unicodedata.normalize("NFKC", original)
+            others = set(_NON_ASCII.findall(nfkc))
+            text = _straighten(nfkc, others)
             self.cased = " " + " ".join(text.split()) + " "
             # News typography (curly quotes, dashes) and most letters of other scripts normalize one for one:
             # then offsets move only with the white space, as in ASCII text, and no map is needed either.
-            if len(text) == len(original) and all(map(_one_for_one, set(_NON_ASCII.findall(original)))):
+            if nfkc != original:
+                others = set(_NON_ASCII.findall(original))
+            if len(text) == len(original) and all(map(_one_for_one, others)):
                 stripped = text.lstrip()
                 if len(self.cased) - 2 == len(stripped.rstrip()):
                     self._shift = len(text) - len(stripped) - 1

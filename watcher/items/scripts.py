@@ -56,10 +56,15 @@ def word_mask(text: str) -> str:
     if text.isascii():
         return text.translate(_ASCII_MASK)
     if len(text.encode("utf-8", "surrogatepass")) - len(text) < len(text) // 16:
-        # Mostly ASCII (curly quotes and dashes in English text): mark the few others one by one.
-        chars = list(text.encode("ascii", "replace").decode("ascii").translate(_ASCII_MASK))
-        for m in _NON_ASCII.finditer(text):
-            chars[m.start()] = char_class(m.group())
+        # Mostly ASCII (curly quotes and dashes in English text): every other character is first a "?", a
+        # non-word character; then the few that are word characters are marked one by one.
+        mask = text.encode("ascii", "replace").decode("ascii").translate(_ASCII_MASK)
+        letters = [(m.start(), kind) for m in _NON_ASCII.finditer(text) if (kind := char_class(m.group())) != NOT_WORD]
+        if not letters:
+            return mask
+        chars = list(mask)
+        for i, kind in letters:
+            chars[i] = kind
         return "".join(chars)
     # Text in other scripts: a few passes in C. Once non-word characters are spaces, the class marks
     # (themselves non-word characters) cannot be mistaken for text.
