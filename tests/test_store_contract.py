@@ -68,6 +68,20 @@ def test_items_alerts_stories_and_search_behave_alike(store: Store, engine: Engi
     assert search_items(store, "zeppelin") == []
 
 
+def test_an_item_with_nul_characters_is_stored_and_kept_once(store: Store, engine: Engine) -> None:
+    """A hostile feed's `\u0000`, which PostgreSQL's text cannot hold: stored all the same, found again by its
+    key, with its evidence where it was."""
+    item = Item(source="feed\x00", guid="g\x00", title="Nul\x00 title", content="Nul\x00 then artillery shells.")
+    [outcome] = store.ingest([item], engine.match, alert_state=SUPPRESSED, stories=Stories())
+    assert (outcome.status, outcome.alerts) == ("new", ["shells"])
+    [again] = store.ingest([item], engine.match, alert_state=SUPPRESSED, stories=Stories())
+    assert again.status == "duplicate"
+    assert [a["rule"] for a in list_alerts(store)] == ["shells"]
+    [evidence] = json.loads(store.query("SELECT evidence FROM alerts")[0]["evidence"])
+    assert item.content[evidence["start"] : evidence["end"]] == "artillery shells"
+    assert [r["title"].replace("\ufffd", "\x00") for r in search_items(store, "artillery")] == [item.title]
+
+
 def test_schemas_have_the_same_tables_and_columns(tmp_path: Path, pg_url: str) -> None:
     with Store.open(tmp_path / "w.db") as lite:
         tables = [

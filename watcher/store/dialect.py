@@ -62,5 +62,14 @@ def to_postgres(sql: str) -> tuple[str, frozenset[int]]:
 
 
 def postgres_params(params: Sequence[Any], lists: frozenset[int]) -> tuple[Any, ...]:
-    """sqlite3's parameters as psycopg takes them: JSON arrays as lists, booleans as the integers stored."""
-    return tuple(json.loads(p) if i in lists else int(p) if isinstance(p, bool) else p for i, p in enumerate(params))
+    """sqlite3's parameters as psycopg takes them: JSON arrays as lists, booleans as the integers stored, and
+    text without NUL characters, which PostgreSQL's text cannot hold (a hostile feed's `\u0000`): each is
+    stored as U+FFFD, so that offsets into the text stay where they were, and looked up the same way."""
+    return tuple(
+        json.loads(p) if i in lists else int(p) if isinstance(p, bool) else _text(p) if isinstance(p, str) else p
+        for i, p in enumerate(params)
+    )
+
+
+def _text(value: str) -> str:
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
