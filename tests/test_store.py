@@ -132,6 +132,19 @@ def test_fts_follows_inserts_and_updates(store: Store, engine: Engine) -> None:
         store.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('integrity-check')")
 
 
+def test_an_entry_changed_twice_within_one_batch_is_indexed_once_as_it_ends(store: Store, engine: Engine) -> None:
+    """Two files of one backfill with the same guid, then a third: updates of an item not yet in the index."""
+    versions = [Item(source="a", guid="1", title=f"Title {word}", content=f"{word} crossing") for word in "xyz"]
+    outcomes = store.ingest(versions, engine.match, alert_state=SUPPRESSED)
+    assert [o.status for o in outcomes] == [NEW, UPDATED, UPDATED]
+    assert search_items(store, "x") == [] and search_items(store, "y") == []
+    assert [r["title"] for r in search_items(store, "z")] == ["Title z"]
+    ingest(store, engine, Item(source="a", guid="1", title="Title w", content="w crossing"))
+    assert [r["title"] for r in search_items(store, "crossing")] == ["Title w"]
+    if store.dialect == "sqlite":
+        store.conn.execute("INSERT INTO items_fts(items_fts) VALUES ('integrity-check')")
+
+
 @pytest.mark.parametrize(
     ("query", "found"),
     [

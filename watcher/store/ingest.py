@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,15 +111,16 @@ class Ingest:
                 if stories is not None:
                     prune_stories(conn, stories.window)
                     batch = StoryBatch(conn, stories)
-                fresh: list[int] = []
+                # Items to add to the full-text index at the end, in order: stored or changed in this batch.
+                fresh: dict[int, None] = {}
                 for item in items:
-                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert, batch)
+                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert, batch, fresh)
                     if outcome.status in (NEW, UPDATED):
-                        fresh.append(outcome.item_id)
+                        fresh[outcome.item_id] = None
                     outcomes.append(outcome)
                 if batch is not None:
                     batch.flush()
-                self.index_text(conn, fresh)
+                self.index_text(conn, list(fresh))
         except sqlite3.OperationalError as e:
             raise StoreError(f"{self.path}: {e}") from None
         except sqlite3.DatabaseError as e:
@@ -134,6 +135,7 @@ class Ingest:
         alert_state: str,
         on_alert: OnAlert | None,
         stories: StoryBatch | None,
+        unindexed: Mapping[int, None],
     ) -> Outcome:
         sid = self.source_id(item.source)
         key = item_key(item)
@@ -156,7 +158,10 @@ class Ingest:
                 # The feed changed an entry whose article was read: the article stays (it is never read twice).
                 stored = conn.execute("SELECT content FROM items WHERE id = ?", (item_id,)).fetchone()
                 item.content, item.full_text = stored[0], FULL_TEXT_READ
-            self.unindex_text(conn, item_id)
+            if item_id not in unindexed:
+                # (An item stored or changed earlier in this batch is not in the index yet: taking out what is
+                # not there would corrupt SQLite's external-content index.)
+                self.unindex_text(conn, item_id)
             conn.execute(
                 "UPDATE items SET guid = ?, link = ?, title = ?, summary = ?, content = ?, author = ?, "
                 "published = ?, path = ?, date_text = ?, full_text = ?, text_hash = ?, version = ?, updated_at = ?, "
