@@ -34,6 +34,22 @@ def test_json_feed_versions_under_both_schemes_are_feeds(scheme: str, version: s
     assert item.title == "Add Task & Sub Tasks" and item.content == "I&#039;m here"
 
 
+def test_unpaired_surrogates_in_json_become_replacement_characters_and_lose_no_entry(tmp_path: Path) -> None:
+    """JSON may escape half a character (`\\ud800` with no partner): that entry and the others are kept."""
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "items": ['
+        '{"id": "1", "title": "Half \\ud800 a pair", "content_text": "shells \\udfff", '
+        '"authors": [{"name": "Ann \\udc00"}]}, '
+        '{"id": "2", "title": "Whole \\ud83d\\ude00 pair", "content_text": "fine"}]}'
+    )
+    first, second = parse_body(body.encode(), source="s", url="https://example.org/feed.json", headers={})
+    assert (first.title, first.content, first.author) == ("Half \ufffd a pair", "shells \ufffd", "Ann \ufffd")
+    assert second.title == "Whole \U0001f600 pair"
+    write(tmp_path / "feed.json", body)
+    items, skipped = read(tmp_path)
+    assert [i.guid for i in items] == ["1", "2"] and skipped == {}
+
+
 def test_json_that_is_no_feed_and_has_no_item_fields_is_no_item(tmp_path: Path) -> None:
     write(tmp_path / "rss.json", json.dumps({"rss": {"channel": {"item": [{"title": "x"}]}}}))
     write(tmp_path / "plain.json", json.dumps([{"title": "A title", "content": "words"}, {"other": 1}]))

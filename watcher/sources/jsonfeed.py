@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from typing import Any
 
 from watcher.errors import ReadError
@@ -13,6 +14,8 @@ from watcher.items.model import Item
 from watcher.sources.dates import parse_date
 from watcher.sources.entries import is_empty, kept_entries
 from watcher.sources.markup import html_to_text
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_json_feed(doc: Any) -> bool:
@@ -36,7 +39,7 @@ def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Ite
     if not content and entry.get("content_html"):
         content = html_to_text(as_text(entry.get("content_html")))[1]
     authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
-    names = [a.get("name", "") for a in authors if isinstance(a, dict) and a.get("name")]
+    names = [as_text(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
     link = as_text(entry.get("url")) or None
     guid = as_text(entry.get("id")) or link or _hash_guid(as_text(entry.get("title")), content)
     raw_date = entry.get("date_published") or entry.get("date_modified")
@@ -51,16 +54,19 @@ def _json_feed_item(entry: dict[str, Any], source: str, path: str | None) -> Ite
         content=content,
         published=published,
         date_text=as_text(raw_date)[:100] if raw_date and published is None else None,
-        author=", ".join(str(n) for n in names),
+        author=", ".join(names),
         path=path,
     )
 
 
 def as_text(value: Any) -> str:
-    """A JSON value as text: None is empty, anything else its str()."""
+    """A JSON value as text: None is empty, anything else its str(). An unpaired surrogate (JSON's `\ud800`
+    escape with no partner) is no character, and would fail the item wherever it is encoded: it becomes
+    U+FFFD."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _hash_guid(title: str, content: str) -> str:
