@@ -92,3 +92,16 @@ def test_relative_links_resolve_but_guids_stay_as_written() -> None:
     )
     [item] = feed_items(data, source="t", url="https://example.org/feed.xml")
     assert (item.guid, item.link) == ("42", "https://example.org/story/42")
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["&#xD800;", "&#57343;", "&#x110000;", "&#99999999999;", "&#" + "9" * 6000 + ";"],
+)
+def test_a_character_reference_to_no_character_is_a_replacement_character_not_a_lost_feed(ref: str) -> None:
+    body = (
+        f'<rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>A {ref} b</title></item>'
+        "<item><guid>2</guid><title>&#x1F600; &#x0000000041;</title></item></channel></rss>"
+    ).encode()
+    first, second = feed_items(body, source="s", url="https://example.org/f")
+    assert (first.title, second.title) == ("A \ufffd b", "\U0001f600 A")

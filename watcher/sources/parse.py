@@ -42,14 +42,30 @@ feedparser.registerDateHandler(localized_date_handler)
 
 
 def defuse(data: bytes) -> bytes:
-    """Remove DOCTYPE and ENTITY declarations; re-encode UTF-16/32 input as UTF-8 so they can be found."""
+    """Remove DOCTYPE and ENTITY declarations; re-encode UTF-16/32 input as UTF-8 so they can be found; and
+    make character references that name no character (a surrogate, past U+10FFFF) U+FFFD, which would
+    otherwise fail the whole feed in feedparser."""
     encoding = wide_encoding(data)
     if encoding:
         text = data.decode(encoding, errors="replace").lstrip("\ufeff")
         data = _XML_ENCODING.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
+    if b"&#" in data:
+        data = _CHAR_REF.sub(_no_character, data)
     if b"<!" not in data:
         return data
     return strip_declarations(data)
+
+
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+))")
+
+
+def _no_character(m: re.Match[bytes]) -> bytes:
+    hexadecimal = m.group(1) is not None
+    digits = (m.group(1) if hexadecimal else m.group(2)).lstrip(b"0")
+    if len(digits) > 7:  # past U+10FFFF however it is written (and never a huge number to convert)
+        return b"&#xFFFD"
+    code = int(digits or b"0", 16 if hexadecimal else 10)
+    return b"&#xFFFD" if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF else m.group()
 
 
 # What ends a declaration, opens a quoted literal or an internal subset: found by C code, never backtracked.
