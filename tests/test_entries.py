@@ -145,3 +145,17 @@ def test_an_unreadable_date_is_kept_as_written_and_the_item_dated_when_first_see
         rows = store.query("SELECT guid, published, date_text, first_seen FROM items ORDER BY guid")
     assert rows[0]["guid"] == "none" and rows[0]["published"] is None
     assert rows[1]["date_text"] == "the day after tomorrow" and rows[1]["published"] == rows[1]["first_seen"]
+
+
+@pytest.mark.parametrize(
+    "written", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "Fri, 31 Dec 9999 23:59:59 -1400"]
+)
+def test_a_date_with_no_utc_equivalent_is_kept_as_written_and_loses_no_entry(written: str) -> None:
+    assert parse_date(written) is None
+    body = (
+        '<rss version="2.0"><channel><title>T</title>'
+        f"<item><guid>1</guid><title>t</title><pubDate>{written}</pubDate></item>"
+        "<item><guid>2</guid><title>ok</title></item></channel></rss>"
+    ).encode()
+    first, second = parse_body(body, source="s", url="https://example.org/f", headers={})
+    assert (first.published, first.date_text, second.guid) == (None, written, "2")

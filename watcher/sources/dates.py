@@ -50,7 +50,10 @@ def parse_date(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 east of Greenwich, or 9999 west of it: no date in UTC
+        return None
 
 
 def _from_text(text: str) -> datetime | None:
@@ -86,5 +89,5 @@ def localized_date_handler(text: str) -> time.struct_time | None:
         return None
     try:
         return email.utils.parsedate_to_datetime(english).astimezone(UTC).timetuple()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
