@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import random
 import sqlite3
+import string
 import threading
 from pathlib import Path
 
@@ -79,6 +81,17 @@ def test_new_then_duplicate_by_guid(store: Store, engine: Engine) -> None:
     [again] = ingest(store, engine, Item(source="a", guid="1", content=LONG))
     assert again.status == DUPLICATE and again.alerts == []
     assert store.count("items") == 1 and len(alerts(store)) == 2
+
+
+def test_an_entry_claiming_a_huge_guid_or_link_is_stored_and_kept_once(store: Store, engine: Engine) -> None:
+    """Random text (an index cannot compress it) far past what PostgreSQL indexes in a row."""
+    rng = random.Random(3)
+    huge = "".join(rng.choice(string.ascii_letters) for _ in range(20_000))
+    items = [Item(source="a", guid=huge, title="G"), Item(source="a", link=f"https://example.org/{huge}", title="L")]
+    assert [o.status for o in ingest(store, engine, *items)] == [NEW, NEW]
+    assert [o.status for o in ingest(store, engine, *items)] == [DUPLICATE, DUPLICATE]
+    assert item_key(Item(source="a", guid="g" * 100)) == "guid:" + "g" * 100
+    assert item_key(items[0]).startswith("guid~sha256:") and len(item_key(items[0])) < 100
 
 
 def test_same_link_with_tracking_parameters_is_one_item(store: Store, engine: Engine) -> None:

@@ -37,6 +37,7 @@ _TRACKING = frozenset(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Texts shorter than this are too generic ("Untitled", an empty entry) to call two items copies.
 MIN_COPY_TEXT = 40
+MAX_KEY_BYTES = 2000
 
 
 def normalize_link(url: str) -> str:
@@ -68,17 +69,24 @@ def item_key(item: Item) -> str:
 
 
 def base_key(item: Item) -> str:
-    """The identity the item claims: its guid, else its link, path, or a hash of its text."""
+    """The identity the item claims: its guid, else its link, path, or a hash of its text. A claim longer
+    than MAX_KEY_BYTES (a hostile feed's 20 KB guid) is kept as its hash: it is indexed, and PostgreSQL's
+    index rows hold at most 2,704 bytes."""
     if item.guid:
-        return f"guid:{item.guid.strip()}"
-    if item.link:
-        return f"link:{normalize_link(item.link)}"
-    if item.path:
+        key = f"guid:{item.guid.strip()}"
+    elif item.link:
+        key = f"link:{normalize_link(item.link)}"
+    elif item.path:
         # However the path was typed (`backfill` reads the configured seed directory, `backfill seeds/` the
         # same files by a relative path), one file is one item: keyed by its absolute path.
-        return f"path:{os.path.abspath(item.path)}"
-    digest = hashlib.sha256(f"{item.title}\x00{item.content}".encode()).hexdigest()
-    return f"hash:{digest}"
+        key = f"path:{os.path.abspath(item.path)}"
+    else:
+        return "hash:" + hashlib.sha256(f"{item.title}\x00{item.content}".encode()).hexdigest()
+    encoded = key.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_KEY_BYTES:
+        return key
+    kind = key.split(":", 1)[0]
+    return f"{kind}~sha256:{hashlib.sha256(encoded).hexdigest()}"
 
 
 def normalized_text(item: Item) -> str:
