@@ -94,6 +94,16 @@ def test_an_entry_claiming_a_huge_guid_or_link_is_stored_and_kept_once(store: St
     assert item_key(items[0]).startswith("guid~sha256:") and len(item_key(items[0])) < 100
 
 
+def test_a_million_characters_of_distinct_words_are_stored_and_searched(store: Store, engine: Engine) -> None:
+    """As much text as a field keeps (1,000,000 characters), in words no index can share: PostgreSQL's
+    tsvector holds at most 1 MB."""
+    rng = random.Random(5)
+    words = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(7)) for _ in range(125_000))
+    item = Item(source="a", guid="big", title="Big", content="zeppelin " + words[:999_990])
+    assert [o.status for o in ingest(store, engine, item)] == [NEW]
+    assert [r["title"] for r in search_items(store, "zeppelin")] == ["Big"]
+
+
 def test_same_link_with_tracking_parameters_is_one_item(store: Store, engine: Engine) -> None:
     ingest(store, engine, Item(source="a", link="https://e.org/x?utm_source=rss", content="one"))
     [out] = ingest(store, engine, Item(source="a", link="HTTPS://E.ORG/x#frag", content="one"))
