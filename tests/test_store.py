@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write
-from watcher.errors import StoreError
+from watcher.errors import StoreError, WatcherError
 from watcher.items.dedup import item_key, normalize_link
 from watcher.items.model import Item
 from watcher.rules.engine import Engine
@@ -184,6 +184,13 @@ def test_search_reads_user_syntax_as_words(store: Store, engine: Engine, query: 
     ingest(store, engine, Item(source="a", guid="1", content="col:on NEAR( unbalanced a OR b"))
     assert [r["id"] for r in search_items(store, query)] == ([1] if found else [])
     assert store.count("items") == 1
+
+
+def test_a_search_of_too_many_words_is_refused_in_one_line(store: Store, engine: Engine) -> None:
+    ingest(store, engine, Item(source="a", guid="1", title="T", content="zebra crossing"))
+    assert [r["title"] for r in search_items(store, " ".join(["zebra"] * 64))] == ["T"]
+    with pytest.raises(WatcherError, match="a search of 20000 words and phrases: at most 64"):
+        search_items(store, "x " * 20_000)
 
 
 def test_search_phrase(store: Store, engine: Engine) -> None:

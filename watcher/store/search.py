@@ -13,18 +13,23 @@ from watcher.rules.model import RuleSet
 from watcher.store.sqlite import Store, now_iso
 
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+# Words and phrases a search may hold: more is no search anyone types (and PostgreSQL nests each in the query).
+MAX_TERMS = 64
+
+
+def search_terms(text: str) -> list[str]:
+    """A user's words and "quoted phrases", each to be found, all required."""
+    terms = [term for term in ((phrase or word).strip() for phrase, word in _TOKEN.findall(text)) if term]
+    if not terms:
+        raise WatcherError("empty search query")
+    if len(terms) > MAX_TERMS:
+        raise WatcherError(f"a search of {len(terms)} words and phrases: at most {MAX_TERMS}")
+    return terms
 
 
 def fts_query(text: str) -> str:
     """A user's words as an FTS5 query: each word or "quoted phrase" a literal string, all required."""
-    parts = []
-    for phrase, word in _TOKEN.findall(text):
-        term = (phrase or word).replace('"', '""').strip()
-        if term:
-            parts.append(f'"{term}"')
-    if not parts:
-        raise WatcherError("empty search query")
-    return " ".join(parts)
+    return " ".join('"' + term.replace('"', '""') + '"' for term in search_terms(text))
 
 
 def search_items(store: Store, text: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -43,10 +48,7 @@ def search_items(store: Store, text: str, limit: int = 20) -> list[dict[str, Any
 def _search_postgres(store: Store, text: str, limit: int) -> list[dict[str, Any]]:
     """The same search on PostgreSQL: each word or phrase a phraseto_tsquery, all required, over the generated
     tsvector column (GIN-indexed); the snippet from ts_headline, marked as FTS5 marks it."""
-    terms = [(phrase or word).strip() for phrase, word in _TOKEN.findall(text)]
-    terms = [t for t in terms if t]
-    if not terms:
-        raise WatcherError("empty search query")
+    terms = search_terms(text)
     query = " && ".join("phraseto_tsquery('simple', ?)" for _ in terms)
     return store.query(
         "SELECT items.id, sources.name AS source, items.title, items.link, items.path, items.published, "  # noqa: S608
