@@ -45,6 +45,7 @@ def test_filters_page_and_item(tmp_path: Path) -> None:
         suppressed = get(base + "/?state=suppressed&since=30d")[2]
         sent = get(base + "/?state=sent")[2]
         bogus = get(base + "/?page=abc&since=<x>")
+        beyond = [get(base + f"/?page={page}") for page in ("9" * 30, "9223372036854775808", "%C2%B2")]
         rules = get(base + "/rules")[2]
         feeds = get(base + "/feeds")[2]
         item = get(base + "/items/1")[2]
@@ -53,6 +54,7 @@ def test_filters_page_and_item(tmp_path: Path) -> None:
     assert suppressed.count('<article class="alert') == 3  # backfill records without sending
     assert "No alert matches these filters" in sent
     assert bogus[0] == 200 and "<x>" not in bogus[2]
+    assert [status for status, _, _ in beyond] == [200, 200, 200]  # past the last page, or no number at all
     # Rules: hits per day as an inline chart, the quiet rule marked, its examples counted.
     assert rules.count("<svg") == 3 and "no match for 30 days" in rules and "1 pass" in rules
     assert re.search(r"shells</a>.*?<td class=\"num\">2</td>", rules, re.S)

@@ -63,6 +63,7 @@ HEADERS = [
 ]
 SINCE = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 QUIET_DAYS = 30
+MAX_PAGE = 1_000_000
 _ITEM = re.compile(r"^/items/(\d{1,18})$")
 
 
@@ -229,7 +230,9 @@ class Dashboard:
     def _alerts(self, store: Store, request: Request) -> Response:
         q = request.query
         since = q.get("since", "")
-        page = int(q["page"]) if q.get("page", "").isdigit() else 1
+        # A page past any there is is the last one's neighbour, not a number too large for the database.
+        raw = q.get("page", "")
+        page = max(1, min(int(raw), MAX_PAGE)) if raw.isdecimal() and len(raw) <= 9 else 1
         f = AlertFilter(
             rule=q.get("rule", ""),
             severity=q.get("severity", ""),
