@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import write
 from watcher.config import find_config, load_config
+from watcher.config.database import PostgresUrl, parse_postgres_url
 from watcher.config.durations import parse_duration
 from watcher.errors import ConfigError
 
@@ -180,3 +181,33 @@ def test_targets_from_an_apprise_config_file(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.yaml", "notify:\n  - config: missing.yml\n")
     with pytest.raises(ConfigError, match=r"bad.yaml:2 notify\[0\].config: no such Apprise config file"):
         load_config(bad, env={})
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "where"),
+    [
+        (
+            "postgresql://w:s3cret@db.example.org/watcher",
+            "postgresql://w@db.example.org:5432/watcher",
+            "database watcher on db.example.org:5432",
+        ),
+        ("postgres://w@[::1]:6432/watcher", "postgresql://w@[::1]:6432/watcher", "database watcher on [::1]:6432"),
+        (
+            "postgresql:///watcher?host=/run/postgresql&user=w&password=s3cret",
+            "postgresql://w@/watcher?host=/run/postgresql",
+            "database watcher on the socket in /run/postgresql",
+        ),
+    ],
+)
+def test_a_postgresql_url_is_shown_without_its_password(url: str, shown: str, where: str) -> None:
+    found = parse_postgres_url(url)
+    assert isinstance(found, PostgresUrl)
+    assert (str(found), found.where) == (shown, where)
+    assert "s3cret" not in repr(found) and found.url == url
+    assert found.password == ("s3cret" if "s3cret" in url else None)
+
+
+@pytest.mark.parametrize("url", ["postgresql:///watcher", "postgresql://h:99999/w", "postgresql://h:5432/"])
+def test_a_postgresql_url_missing_its_host_or_database_says_which(url: str) -> None:
+    found = parse_postgres_url(url)
+    assert isinstance(found, str) and "postgresql://user@host:5432/dbname" in found
