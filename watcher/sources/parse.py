@@ -56,15 +56,19 @@ def defuse(data: bytes) -> bytes:
     return strip_declarations(data)
 
 
-_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+))")
+# Only references that may name no character are looked at (the common &#39; and &#x2019; are not): four hex
+# digits from D800, six or more; five decimal digits from 55000, seven or more (leading zeros skipped).
+_CHAR_REF = re.compile(
+    rb"&#(?:[xX]0*([dD][89a-fA-F][0-9a-fA-F]{2}(?![0-9a-fA-F])|[0-9a-fA-F]{6,})|0*(5[5-7][0-9]{3}(?![0-9])|[0-9]{7,}))"
+)
 
 
 def _no_character(m: re.Match[bytes]) -> bytes:
     hexadecimal = m.group(1) is not None
-    digits = (m.group(1) if hexadecimal else m.group(2)).lstrip(b"0")
-    if len(digits) > 7:  # past U+10FFFF however it is written (and never a huge number to convert)
+    digits = m.group(1) if hexadecimal else m.group(2)
+    if len(digits) > 7:  # past U+10FFFF (and never a huge number to convert)
         return b"&#xFFFD"
-    code = int(digits or b"0", 16 if hexadecimal else 10)
+    code = int(digits, 16 if hexadecimal else 10)
     return b"&#xFFFD" if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF else m.group()
 
 
