@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +21,7 @@ from watcher.cli import main
 from watcher.config import load_config
 from watcher.config.model import Stories
 from watcher.items.model import Item
-from watcher.items.stories import fingerprint, related
+from watcher.items.stories import Sketch, fingerprint, related, sketches
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
 from watcher.store.sqlite import PENDING, Store
@@ -335,3 +337,126 @@ def test_a_huge_text_is_fingerprinted_from_its_start() -> None:
     assert fp.words == 5000
     assert len(fp.hashes) == 5000 - 2
     assert related(fingerprint(light_edit(rng, base)), fp) == "excerpt"
+
+
+# sketches made ahead, in a worker ----------------------------------------------------------------------
+
+
+def story_pairs(seed: int, n: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    return [(text(base := article(rng)), light_edit(rng, base)) for _ in range(n)]
+
+
+def test_sketches_from_a_worker_are_the_ones_made_here() -> None:
+    from watcher.sources.sandbox import ParsePool
+
+    texts = [t for pair in story_pairs(20, 5) for t in pair] + ["too short", "", "北朝鮮の砲弾 " * 40]
+    with ParsePool() as pool:
+        made_there = pool.sketches(texts)
+    assert made_there == sketches(texts)
+    assert [s.usable for s in made_there] == [True] * 10 + [False, False, True]
+
+
+def place_in_two_batches(store: Any, engine: Engine, pairs: list[tuple[str, str]], *, given: bool) -> list[int]:
+    """Batch 1: three originals, one with its copy; batch 2: the other two copies, an original and its copy,
+    another original. The story of each item, in that order."""
+    first = [pairs[0][0], pairs[1][0], pairs[2][0], pairs[2][1]]
+    second = [pairs[0][1], pairs[1][1], pairs[3][0], pairs[3][1], pairs[4][0]]
+    placed = []
+    for n, batch in enumerate((first, second)):
+        items = [Item(source="s", guid=f"{n}-{i}", content=body) for i, body in enumerate(batch)]
+        made = sketches(batch) if given else []
+        outcomes = store.ingest(items, engine.match, alert_state=PENDING, stories=Stories(), sketches=made)
+        placed += [o.story_id for o in outcomes]
+    return placed
+
+
+def test_given_sketches_a_batch_finds_copies_of_earlier_batches_and_its_own(each_store: Any, tmp_path: Path) -> None:
+    """A batch's band keys are looked up at once: copies of earlier batches' items and of the batch's own
+    items are found all the same."""
+    engine = Engine(load_rules(write(tmp_path / "r.yaml", "rules: []\n")))
+    a0, a1, a2, a2c, b0, b1, b3, b3c, b4 = place_in_two_batches(each_store, engine, story_pairs(21, 6), given=True)
+    assert (b0, b1, a2c, b3c) == (a0, a1, a2, b3)
+    assert len({a0, a1, a2, b3, b4}) == 5
+
+
+def test_given_sketches_the_store_places_items_as_without(tmp_path: Path) -> None:
+    engine = Engine(load_rules(write(tmp_path / "r.yaml", "rules: []\n")))
+    placed = {}
+    for given in (True, False):
+        store = Store.open(tmp_path / f"w-{given}.db")
+        placed[given] = place_in_two_batches(store, engine, story_pairs(22, 6), given=given)
+        store.close()
+    assert placed[True] == placed[False]
+
+
+def pipeline_run(
+    tmp_path: Path, sketcher: Any, caplog: pytest.LogCaptureFixture, awaited: int = 2
+) -> tuple[list[int], list[str]]:
+    """Three batches of four through a pipeline whose sketches come from `sketcher` on its thread: four
+    originals; two more and their copies; copies of the first four. The sketches of the first `awaited`
+    batches are awaited before the batch after is read, so that they are ready when their batch is stored."""
+    from watcher.pipeline import Pipeline
+
+    (o0, c0), (o1, c1), (o2, c2), (o3, c3), (o4, c4), (o5, c5) = story_pairs(23, 6)
+    bodies = [o0, o1, o2, o3, o4, o5, c4, c5, c3, c0, c1, c2]
+    made: list[threading.Event] = [threading.Event() for _ in range(4)]
+    calls: list[int] = []
+
+    def wrapped(texts: list[str]) -> list[Sketch]:
+        try:
+            return sketcher(texts)
+        finally:
+            if texts:
+                made[len(calls)].set()
+                calls.append(len(texts))
+
+    def items() -> Any:
+        for i, body in enumerate(bodies):
+            if i % 4 == 3 and 0 < i // 4 <= awaited:
+                assert made[i // 4 - 1].wait(10)
+            yield Item(source="s", guid=str(i), content=body)
+
+    store = Store.open(tmp_path / "w.db")
+    engine = Engine(load_rules(write(tmp_path / "r.yaml", "rules: []\n")))
+    pipeline = Pipeline(store, engine, stories=Stories(), sketcher=wrapped)
+    with caplog.at_level("WARNING", logger="watcher"):
+        pipeline.ingest(items(), alert_state=PENDING, batch_size=4)
+    stories = [row[0] for row in store.conn.execute("SELECT story_id FROM items ORDER BY id")]
+    store.close()
+    return stories, [r.getMessage() for r in caplog.records]
+
+
+def test_a_backfill_places_items_with_the_sketches_its_worker_made(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sketches that say every text is too short to compare (so none joins a story) are what decide: they
+    were used, not remade in the main process."""
+    stories, _ = pipeline_run(tmp_path, lambda texts: [Sketch(0, (), b"") for _ in texts], caplog)
+    assert len(set(stories)) == 12
+    (tmp_path / "real").mkdir()
+    real, _ = pipeline_run(tmp_path / "real", sketches, caplog)
+    assert real[6:] == [real[4], real[5], real[3], real[0], real[1], real[2]]
+    assert len(set(real)) == 6
+
+
+def test_when_the_sketch_worker_fails_the_main_process_sketches(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from watcher.errors import ReadError
+
+    asked: list[int] = []
+
+    def failing(texts: list[str]) -> list[Sketch]:
+        asked.append(len(texts))
+        if texts:
+            raise ReadError("story sketches: the parser process died")
+        return []
+
+    stories, logged = pipeline_run(tmp_path, failing, caplog, awaited=1)
+    assert stories[6:] == [stories[4], stories[5], stories[3], stories[0], stories[1], stories[2]]
+    # The warm-up, the first batch, the second (asked for before the first failed): never asked again.
+    assert asked == [0, 4, 4]
+    assert [m for m in logged if "story sketches: the parser process died" in m] == [
+        "story sketches: the parser process died; stories are sketched in this process from here on"
+    ]

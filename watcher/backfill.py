@@ -68,10 +68,10 @@ def backfill(
         remember_rules(store, engine.ruleset)
         sending = options.notify and not options.dry_run
         on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
-        pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories)
         keep = _since_filter(options.since) if options.since else None
         state = PENDING if options.notify else SUPPRESSED
         with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
+            pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories, sketcher=parse_pool.sketches)
             documents = read_paths(options.paths, reader=parse_pool.read, ahead=parse_pool.workers)
             stats = pipeline.ingest(documents, alert_state=state, keep=keep, progress=progress)
         delivery = None

@@ -5,18 +5,27 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from watcher.config.model import Stories
+from watcher.errors import ReadError
 from watcher.items.model import Item
+from watcher.items.stories import MAX_CHARACTERS, Sketch, story_text
 from watcher.rules.engine import Engine, Match
 from watcher.sources.read import Skipped
 from watcher.store.sqlite import COPY, DUPLICATE, NEW, PENDING, SUPPRESSED, UPDATED, OnAlert, Outcome, Store
 
+log = logging.getLogger(__name__)
+
 BATCH_SIZE = 500
+# Makes the story sketches of a batch's texts (in a worker process).
+Sketcher = Callable[[list[str]], list[Sketch]]
 EXAMPLES_PER_RULE = 3
 
 
@@ -61,15 +70,27 @@ class Stats:
 
 
 class Pipeline:
-    """Stores items and records the alerts of the rules they match."""
+    """Stores items and records the alerts of the rules they match.
+
+    With a `sketcher` (a backfill's: its parse workers), the story sketches of each batch are made in another
+    process while the next batch is read, and the batch is stored once they are back: a new item's story
+    search then costs the main process one lookup per batch instead of a fingerprint and a lookup per item.
+    """
 
     def __init__(
-        self, store: Store, engine: Engine, *, on_alert: OnAlert | None = None, stories: Stories | None = None
+        self,
+        store: Store,
+        engine: Engine,
+        *,
+        on_alert: OnAlert | None = None,
+        stories: Stories | None = None,
+        sketcher: Sketcher | None = None,
     ):
         self.store = store
         self.engine = engine
         self.on_alert = on_alert
         self.stories = stories
+        self.sketcher = sketcher
 
     def ingest(
         self,
@@ -86,27 +107,51 @@ class Pipeline:
         `stats` carries the counts of earlier calls on, for a source ingested a part at a time.
         """
         stats = stats if stats is not None else Stats()
-        batch: list[Item] = []
-        for result in results:
-            if isinstance(result, Skipped):
-                stats.skipped[result.reason.split(":")[0]] += 1
-                continue
-            stats.read += 1
-            reason = keep(result) if keep else None
-            if reason:
-                stats.skipped[reason] += 1
-                continue
-            batch.append(result)
-            if len(batch) >= batch_size:
-                self._flush(batch, alert_state, stats)
-                if progress:
-                    progress(stats)
-        self._flush(batch, alert_state, stats)
+        with self._sketching() as sketching:
+            waiting: tuple[list[Item], Future[list[Sketch]] | None] | None = None
+            batch: list[Item] = []
+            for result in results:
+                if isinstance(result, Skipped):
+                    stats.skipped[result.reason.split(":")[0]] += 1
+                    continue
+                stats.read += 1
+                reason = keep(result) if keep else None
+                if reason:
+                    stats.skipped[reason] += 1
+                    continue
+                batch.append(result)
+                if len(batch) >= batch_size:
+                    # This batch's sketches are made while the one before is stored.
+                    ahead, waiting, batch = waiting, (batch, sketching.start(batch)), []
+                    if ahead is not None:
+                        self._flush(*ahead, sketching, alert_state, stats)
+                        if progress:
+                            progress(stats)
+            if waiting is not None:
+                self._flush(*waiting, sketching, alert_state, stats)
+            if batch:
+                self._flush(batch, None, sketching, alert_state, stats)  # (stored at once: sketched here)
         if progress:
             progress(stats)
         return stats
 
-    def _flush(self, batch: list[Item], alert_state: str, stats: Stats) -> None:
+    @contextmanager
+    def _sketching(self) -> Iterator[Sketching]:
+        sketcher = self.sketcher if self.stories is not None and self.stories.enabled else None
+        if sketcher is None:
+            yield Sketching(None)
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sketches") as pool:
+            yield Sketching(sketcher, pool)
+
+    def _flush(
+        self,
+        batch: list[Item],
+        sketches: Future[list[Sketch]] | None,
+        sketching: Sketching,
+        alert_state: str,
+        stats: Stats,
+    ) -> None:
         if not batch:
             return
 
@@ -119,11 +164,47 @@ class Pipeline:
                 stats.eval_seconds += time.perf_counter() - started
 
         outcomes = self.store.ingest(
-            batch, evaluate, alert_state=alert_state, on_alert=self.on_alert, stories=self.stories
+            batch,
+            evaluate,
+            alert_state=alert_state,
+            on_alert=self.on_alert,
+            stories=self.stories,
+            sketches=sketching.take(sketches),
         )
         for outcome in outcomes:
             stats.count(outcome)
-        batch.clear()
+
+
+class Sketching:
+    """Story sketches of a batch made by a sketcher (in a worker process), on a thread of their own, while the
+    main thread stores the batch before: `start` a batch's, `take` them when it is stored. Sketches not
+    ready by then (the worker is starting, or slower than this process) are made as the items are stored,
+    never waited for; after a failure the worker is not asked again."""
+
+    def __init__(self, sketcher: Sketcher | None, pool: ThreadPoolExecutor | None = None):
+        self._sketcher = sketcher
+        self._pool = pool
+        if sketcher is not None and pool is not None:
+            pool.submit(sketcher, [])  # the worker starts (a fraction of a second) while the first batch is read
+
+    def start(self, batch: list[Item]) -> Future[list[Sketch]] | None:
+        if self._sketcher is None or self._pool is None:
+            return None
+        return self._pool.submit(self._sketcher, [story_text(item)[:MAX_CHARACTERS] for item in batch])
+
+    def take(self, sketches: Future[list[Sketch]] | None) -> list[Sketch]:
+        """A batch's sketches, or none (they are made as its items are stored)."""
+        if sketches is None or not sketches.done():
+            if sketches is not None:
+                sketches.cancel()
+            return []
+        try:
+            return sketches.result()
+        except ReadError as e:
+            if self._sketcher is not None:  # (once: the next batch's may have been asked for already)
+                log.warning("%s; stories are sketched in this process from here on", e)
+                self._sketcher = None
+            return []
 
 
 class SourceIngest:

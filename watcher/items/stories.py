@@ -102,14 +102,11 @@ class Fingerprint:
         """Both signatures, as stored beside the band keys."""
         return np.concatenate([self.signature, self.lead_signature]).astype(np.uint32).tobytes()
 
-    def estimate(self, packed: bytes) -> tuple[float, float]:
-        """The Jaccard similarity of the texts and of the leads, estimated from a stored `packed()`."""
-        other = np.frombuffer(packed, dtype=np.uint32)
-        full = BANDS * ROWS
-        return (
-            float(np.mean(other[:full] == self.signature.astype(np.uint32))),
-            float(np.mean(other[full:] == self.lead_signature.astype(np.uint32))),
-        )
+    def sketch(self) -> Sketch:
+        """What the story index needs of the text (no keys when it is too short to have a story search)."""
+        if not self.usable:
+            return Sketch(self.words, (), b"")
+        return Sketch(self.words, tuple(self.band_keys()), self.packed())
 
     def band_keys(self) -> list[int]:
         """The LSH keys: band number in the high bits, a hash of the band's values in the low 32."""
@@ -118,6 +115,33 @@ class Fingerprint:
         if len(self.lead_hashes):
             keys.extend(hasher.bands(self.lead_signature, BANDS))
         return keys
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """What the story index needs of a text: its length in words, its LSH band keys and its packed
+    signatures. Small, so that it is worth computing in another process and sending back."""
+
+    words: int
+    keys: tuple[int, ...]
+    packed: bytes
+
+    @property
+    def usable(self) -> bool:
+        return self.words >= MIN_WORDS
+
+    def estimate(self, packed: bytes) -> tuple[float, float]:
+        """The Jaccard similarity of the texts and of the leads, estimated from another text's `packed`."""
+        mine, other = np.frombuffer(self.packed, dtype=np.uint32), np.frombuffer(packed, dtype=np.uint32)
+        full = BANDS * ROWS
+        if len(mine) != len(other):
+            return 0.0, 0.0
+        return float(np.mean(mine[:full] == other[:full])), float(np.mean(mine[full:] == other[full:]))
+
+
+def sketches(texts: list[str]) -> list[Sketch]:
+    """The Sketch of each text."""
+    return [fingerprint(text).sketch() for text in texts]
 
 
 def story_text(item: Item) -> str:

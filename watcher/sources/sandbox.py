@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from watcher.errors import ReadError
 from watcher.items.model import TEXT_FIELDS, Item
+from watcher.items.stories import Sketch, sketches
 from watcher.sources.documents import PLAIN_TEXT, read_document
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,10 @@ def _extract_article(data: bytes, url: str, content_type: str, selector: str | N
 
     text = extract_article(data, url=url, content_type=content_type, selector=selector)
     return text[:max_chars], int(len(text) > max_chars)
+
+
+def _sketch(texts: list[str]) -> tuple[list[Sketch], int]:
+    return sketches(texts), 0
 
 
 def _capped(items: list[Item], max_chars: int) -> tuple[list[Item], int]:
@@ -191,6 +196,11 @@ class ParsePool:
     def extract(self, data: bytes, *, url: str, content_type: str, selector: str | None = None) -> str:
         """The main text of an article page (see `watcher.sources.article`); ReadError when it cannot be had."""
         return self._call(url, _extract_article, data, url, content_type, selector, self.max_item_chars)
+
+    def sketches(self, texts: list[str]) -> list[Sketch]:
+        """The story sketch of each text, made in a worker (a backfill's stories, beside its main process);
+        ReadError when the worker fails or runs past the deadline."""
+        return self._call("story sketches", _sketch, texts)
 
     def _call(self, name: str, function: Callable[..., tuple[T, int]], *args: Any) -> T:
         with self._slots:

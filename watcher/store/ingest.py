@@ -15,6 +15,7 @@ from watcher.config.model import Stories
 from watcher.errors import StoreError
 from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_text, text_hash, variant_of
 from watcher.items.model import FULL_TEXT_READ, Item
+from watcher.items.stories import Sketch
 from watcher.rules.engine import Match
 from watcher.store.stories import StoryBatch
 from watcher.store.stories import prune as prune_stories
@@ -94,13 +95,15 @@ class Ingest:
         alert_state: str,
         on_alert: OnAlert | None = None,
         stories: Stories | None = None,
+        sketches: Sequence[Sketch | None] = (),
     ) -> list[Outcome]:
         """Store a batch of items in one transaction, with the alerts of the rules they match.
 
         Items are evaluated inside the transaction that stores them, so a crash never leaves an item stored
         without its alerts (or its story), nor an alert without its item. With `stories` enabled, each new
         item joins the story of a near copy (see `watcher.store.stories`), and a rule that already alerted
-        that story records the copy with its alert instead of alerting again.
+        that story records the copy with its alert instead of alerting again. `sketches`, when given, are
+        the items' story sketches (one per item, in order), computed ahead.
         """
         outcomes: list[Outcome] = []
         stories = stories if stories is not None and stories.enabled else None
@@ -110,11 +113,12 @@ class Ingest:
                 batch = None
                 if stories is not None:
                     prune_stories(conn, stories.window)
-                    batch = StoryBatch(conn, stories)
+                    batch = StoryBatch(conn, stories, sketches)
                 # Items to add to the full-text index at the end, in order: stored or changed in this batch.
                 fresh: dict[int, None] = {}
-                for item in items:
-                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert, batch, fresh)
+                for position, item in enumerate(items):
+                    sketched = sketches[position] if sketches else None
+                    outcome = self._ingest_one(conn, item, evaluate, alert_state, on_alert, batch, fresh, sketched)
                     if outcome.status in (NEW, UPDATED):
                         fresh[outcome.item_id] = None
                     outcomes.append(outcome)
@@ -136,6 +140,7 @@ class Ingest:
         on_alert: OnAlert | None,
         stories: StoryBatch | None,
         unindexed: Mapping[int, None],
+        sketched: Sketch | None = None,
     ) -> Outcome:
         sid = self.source_id(item.source)
         key = item_key(item)
@@ -206,7 +211,7 @@ class Ingest:
         outcome = Outcome(item, NEW, item_id)
         joined = False
         if stories is not None:
-            placed = stories.place(item_id, item, now)
+            placed = stories.place(item_id, item, now, sketched)
             outcome.story_id, joined = placed.story_id, placed.joined
         for match in evaluate(item):
             if joined and match.rule.per == "story" and self._record_copy(conn, outcome, match.rule.id, now):

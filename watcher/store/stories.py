@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from watcher.config.model import Stories
@@ -19,6 +20,7 @@ from watcher.items.stories import (
     ESTIMATE_FLOOR,
     LEAD_ESTIMATE_FLOOR,
     Fingerprint,
+    Sketch,
     fingerprint,
     related,
     story_text,
@@ -30,6 +32,7 @@ CANDIDATES = 8  # stored items sharing the most band keys, judged on their texts
 PRUNE_SLACK = 0.1
 # Items whose band rows wait in story_bands_new before they are merged into story_bands.
 MERGE_EVERY = 5000
+LOOKUP_KEYS = 250  # band keys per lookup statement (twice as many parameters: under SQLite's oldest limit, 999)
 
 
 @dataclass(frozen=True)
@@ -42,29 +45,39 @@ class Placed:
 
 @dataclass
 class StoryBatch:
-    """Places the items of one ingest transaction in stories."""
+    """Places the items of one ingest transaction in stories.
+
+    With `sketches` (the batch's, computed ahead, in another process), the band keys of the whole batch are
+    looked up in one statement, at the first item placed, instead of one per item: the index does not change
+    until `flush`, and the batch's own items are found in memory.
+    """
 
     conn: sqlite3.Connection
     settings: Stories
+    sketches: Sequence[Sketch | None] = ()
     _keys: dict[int, int] = field(default_factory=dict)  # band key -> the last item of this batch with it
     _at: dict[int, tuple[float, bytes]] = field(default_factory=dict)  # item id -> time, signatures (batch)
     _rows: list[tuple[int, int]] = field(default_factory=list)
     _indexed: list[tuple[int, float, float, bytes]] = field(default_factory=list)
+    _stored: dict[int, list[int]] | None = None  # band key -> stored items with it, for the batch's sketches
 
-    def place(self, item_id: int, item: Item, now: str) -> Placed:
+    def place(self, item_id: int, item: Item, now: str, sketched: Sketch | None = None) -> Placed:
         """Put a newly stored item in a story: the story of the first candidate whose text agrees."""
         at = item.published.timestamp() if item.published else time.time()
-        fp = fingerprint(story_text(item))
-        if not fp.usable:
+        text = story_text(item)
+        fp = None  # given a sketch, the text's fingerprint is made only if a candidate comes close
+        if sketched is None:
+            fp = fingerprint(text)
+            sketched = fp.sketch()
+        if not sketched.usable:
             return Placed(self._new_story(item_id, item, now), False)
-        keys = fp.band_keys()
-        story_id = self._find(keys, at, fp)
+        story_id = self._find(sketched, at, text, fp)
         if story_id is None:
             placed = Placed(self._new_story(item_id, item, now), False)
         else:
             self._add_to(story_id, item_id, now)
             placed = Placed(story_id, True)
-        self._index(item_id, at, keys, fp.packed())
+        self._index(item_id, at, sketched.keys, sketched.packed)
         return placed
 
     def join(self, item_id: int, copy_of: int, item: Item, now: str) -> Placed:
@@ -104,18 +117,38 @@ class StoryBatch:
         self._at.clear()
         self._rows.clear()
         self._indexed.clear()
+        self._stored = None
 
-    def _find(self, keys: list[int], at: float, fp: Fingerprint) -> int | None:
-        marks = ",".join("?" * len(keys))  # placeholders only: every value is a bound parameter
-        hits: Counter[int] = Counter(
-            dict(
-                self.conn.execute(
-                    f"SELECT slot / ? AS item_id, count(*) FROM (SELECT slot FROM story_bands WHERE key IN ({marks}) "  # noqa: S608
-                    f"UNION ALL SELECT slot FROM story_bands_new WHERE key IN ({marks})) AS found GROUP BY item_id",
-                    (ROWS_PER_ITEM, *keys, *keys),
-                ).fetchall()
-            )
-        )
+    def _candidates(self, keys: Sequence[int]) -> Counter[int]:
+        """Stored items (of earlier batches) sharing band keys with these, and how many keys each shares."""
+        if self.sketches:
+            if self._stored is None:
+                self._stored = self._lookup({key for s in self.sketches if s is not None for key in s.keys})
+            stored = self._stored
+            return Counter(item_id for key in keys if key in stored for item_id in stored[key])
+        return Counter(item_id for key, slots in self._lookup(keys).items() for item_id in slots)
+
+    def _lookup(self, keys: Iterable[int]) -> dict[int, list[int]]:
+        """The stored items with each of these band keys (keys no item has are left out). A batch's keys are
+        looked up LOOKUP_KEYS at a time, in key order: bound lists beat a JSON array, which SQLite sorts into
+        a temporary index once per table."""
+        found: dict[int, list[int]] = {}
+        wanted = sorted(keys)
+        for start in range(0, len(wanted), LOOKUP_KEYS):
+            part = wanted[start : start + LOOKUP_KEYS]
+            marks = ",".join("?" * len(part))  # placeholders only: every value is a bound parameter
+            rows = self.conn.execute(
+                f"SELECT key, slot FROM story_bands WHERE key IN ({marks}) "  # noqa: S608
+                f"UNION ALL SELECT key, slot FROM story_bands_new WHERE key IN ({marks})",
+                (*part, *part),
+            ).fetchall()
+            for key, slot in rows:
+                found.setdefault(int(key), []).append(int(slot) // ROWS_PER_ITEM)
+        return found
+
+    def _find(self, sketched: Sketch, at: float, text: str, fp: Fingerprint | None) -> int | None:
+        keys = sketched.keys
+        hits = self._candidates(keys)
         pending = self._keys
         if pending:
             hits.update(pending[key] for key in keys if key in pending)
@@ -134,7 +167,7 @@ class StoryBatch:
             if abs(at - when) > window:
                 continue
             # A first look at the signatures: most candidates of a busy topic stop here, before any text.
-            full, lead = fp.estimate(packed)
+            full, lead = sketched.estimate(packed)
             if full < ESTIMATE_FLOOR and lead < LEAD_ESTIMATE_FLOOR:
                 continue
             found = self.conn.execute(
@@ -142,6 +175,8 @@ class StoryBatch:
             ).fetchone()
             if found is None or found[0] is None:
                 continue
+            if fp is None:
+                fp = fingerprint(text, signatures=False)
             content, summary = found[1], found[2]
             if related(fp, fingerprint(content if len(content) >= len(summary) else summary, signatures=False)):
                 return int(found[0])
@@ -166,7 +201,7 @@ class StoryBatch:
             (now, now, story_id),
         )
 
-    def _index(self, item_id: int, at: float, keys: list[int], packed: bytes) -> None:
+    def _index(self, item_id: int, at: float, keys: Sequence[int], packed: bytes) -> None:
         self._at[item_id] = (at, packed)
         self._indexed.append((item_id, at, time.time(), packed))
         base = item_id * ROWS_PER_ITEM
