@@ -284,7 +284,7 @@ def test_db_upgrade_says_where_the_schema_stands(database: str, tmp_path: Path) 
     write(tmp_path / "watcher.yaml", f"database: '{database}'\n")
     done = _cli("db", "upgrade", "--config", str(tmp_path / "watcher.yaml"))
     assert done.returncode == 0, done.stderr
-    assert "schema up to date (10 migrations, the last m010_processes)" in done.stdout
+    assert "schema up to date (11 migrations, the last m011_story_band_runs)" in done.stdout
 
 
 def test_sqlite_refuses_a_schema_newer_than_itself(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -233,6 +234,14 @@ def test_copies_further_apart_than_the_window_are_two_stories(tmp_path: Path) ->
     assert stories["a"] == stories["b"] != stories["c"]
 
 
+def indexed_items(conn: Any) -> set[int]:
+    """The items with band keys in the index: in story_bands and in the runs not merged yet."""
+    slots = [row[0] for row in conn.execute("SELECT slot FROM story_bands")]
+    for (run,) in conn.execute("SELECT slots FROM story_band_runs"):
+        slots += np.frombuffer(run, dtype="<i8").tolist()
+    return {slot // 64 for slot in slots}
+
+
 def test_index_entries_past_the_window_are_pruned(tmp_path: Path) -> None:
     rng = random.Random(5)
     base = article(rng)
@@ -242,15 +251,14 @@ def test_index_entries_past_the_window_are_pruned(tmp_path: Path) -> None:
     [first] = store.ingest(
         [Item(source="a", guid="1", content=text(base))], engine.match, alert_state=PENDING, stories=settings
     )
-    assert store.conn.execute("SELECT count(*) FROM story_bands_new").fetchone()[0] > 0
+    assert indexed_items(store.conn) == {first.item_id}
     time.sleep(0.5 * 1.1 + 0.2)  # past the window and its pruning slack
     copy = Item(source="b", guid="2", content=light_edit(rng, base))
     [second] = store.ingest([copy], engine.match, alert_state=PENDING, stories=settings)
     assert second.story_id != first.story_id
     indexed = [row[0] for row in store.conn.execute("SELECT item_id FROM story_index")]
     assert indexed == [second.item_id]
-    slots = store.conn.execute("SELECT slot FROM story_bands UNION ALL SELECT slot FROM story_bands_new")
-    assert {row[0] // 64 for row in slots} == {second.item_id}
+    assert indexed_items(store.conn) == {second.item_id}
     store.close()
 
 
@@ -460,3 +468,60 @@ def test_when_the_sketch_worker_fails_the_main_process_sketches(
     assert [m for m in logged if "story sketches: the parser process died" in m] == [
         "story sketches: the parser process died; stories are sketched in this process from here on"
     ]
+
+
+def test_runs_merged_into_the_band_table_still_find_copies(
+    each_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Band keys are written a batch at a time as runs, merged into story_bands every MERGE_EVERY items: a
+    copy is found whether its original's keys are in a run or merged, and nothing is lost in the merge."""
+    import watcher.store.stories as store_stories
+
+    monkeypatch.setattr(store_stories, "MERGE_EVERY", 12)  # 12 x 22 keys: more than one merge statement
+    engine = Engine(load_rules(write(tmp_path / "r.yaml", "rules: []\n")))
+    pairs = story_pairs(24, 14)
+    ids, stories = [], []
+    for n, (original, _) in enumerate(pairs):
+        [out] = each_store.ingest(
+            [Item(source="s", guid=f"o{n}", content=original)], engine.match, alert_state=PENDING, stories=Stories()
+        )
+        ids.append(out.item_id)
+        stories.append(out.story_id)
+    conn = each_store.conn
+    # Twelve batches merged, the last two in runs of their own.
+    assert conn.execute("SELECT count(*) FROM story_band_runs").fetchone()[0] == 2
+    assert {row[0] // 64 for row in conn.execute("SELECT slot FROM story_bands")} == set(ids[:12])
+    assert conn.execute("SELECT count(*) FROM story_bands").fetchone()[0] == 12 * 22
+    assert indexed_items(conn) == set(ids)
+    copies = [Item(source="t", guid=f"c{n}", content=copy) for n, (_, copy) in enumerate(pairs)]
+    outcomes = each_store.ingest(copies, engine.match, alert_state=PENDING, stories=Stories())
+    assert [o.story_id for o in outcomes] == stories
+
+
+def test_an_older_index_is_merged_into_the_band_table(tmp_path: Path) -> None:
+    """A database from before runs: the rows waiting in story_bands_new move to story_bands, and a copy of
+    an item indexed there is still found."""
+    from watcher.store.migrations import migrations
+
+    rng = random.Random(25)
+    base = article(rng)
+    store = Store.open(tmp_path / "w.db")
+    engine = Engine(load_rules(write(tmp_path / "r.yaml", "rules: []\n")))
+    [first] = store.ingest(
+        [Item(source="a", guid="1", content=text(base))], engine.match, alert_state=PENDING, stories=Stories()
+    )
+    with store.write() as conn:
+        conn.execute("CREATE TABLE story_bands_new (key INTEGER, slot INTEGER, PRIMARY KEY (key, slot)) WITHOUT ROWID")
+        conn.execute("CREATE TABLE story_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        for run_keys, run_slots in conn.execute("SELECT keys, slots FROM story_band_runs").fetchall():
+            rows = zip(np.frombuffer(run_keys, "<i8").tolist(), np.frombuffer(run_slots, "<i8").tolist(), strict=True)
+            conn.executemany("INSERT INTO story_bands_new VALUES (?, ?)", rows)
+        conn.execute("DROP TABLE story_band_runs")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_story_band_runs'")
+    migrations.apply(store.db)
+    assert {row[0] // 64 for row in store.conn.execute("SELECT slot FROM story_bands")} == {first.item_id}
+    assert store.conn.execute("SELECT count(*) FROM story_band_runs").fetchone() == (0,)
+    later = Item(source="b", guid="2", content=light_edit(rng, base))
+    [copy] = store.ingest([later], engine.match, alert_state=PENDING, stories=Stories())
+    assert copy.story_id == first.story_id
+    store.close()

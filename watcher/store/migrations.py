@@ -281,6 +281,32 @@ def m010_processes(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+# The LSH index's new rows are written a batch at a time, as one sorted run (a blob of keys, one of slots)
+# instead of a row per band key in a b-tree: a batch's 11,000 random keys dirtied most pages of that b-tree at
+# every commit. Runs are searched in memory (numpy) and merged into story_bands every few thousand items. The
+# rows waiting in story_bands_new are merged first; story_state counted them. Each database in its own types.
+M011_STORY_BAND_RUNS = (
+    "INSERT INTO story_bands SELECT key, slot FROM story_bands_new WHERE true ORDER BY key ON CONFLICT DO NOTHING",
+    "DROP TABLE story_bands_new",
+    "DROP TABLE story_state",
+)
+
+
+@migrations()
+def m011_story_band_runs(db: sqlite_utils.Database) -> None:
+    for sql in M011_STORY_BAND_RUNS:
+        db.execute(sql)
+    db.execute(
+        """CREATE TABLE story_band_runs (
+            id INTEGER PRIMARY KEY,
+            last_item_id INTEGER NOT NULL,
+            items INTEGER NOT NULL,
+            keys BLOB NOT NULL,
+            slots BLOB NOT NULL
+        )"""
+    )
+
+
 def known_names() -> list[str]:
     """Every migration this watcher knows, in order: those an empty database would be given."""
     return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]

@@ -1,9 +1,12 @@
 """Stories in the database: each new item joins the story of a near copy stored within the window, or
-starts its own. The LSH index lives in tables (story_index, story_bands), pruned past the window, so the
-process holds nothing however long the history; see `watcher.items.stories` for how copies are judged.
+starts its own. The LSH index lives in tables (story_index, story_bands, story_band_runs), pruned past the
+window, so the process holds nothing however long the history; see `watcher.items.stories` for how copies
+are judged.
 
-A batch of items is placed in one transaction: each item's index rows are kept aside until the batch
-ends and written together (one statement), and the batch's own items are candidates for its later ones.
+A batch of items is placed in one transaction: its items' band keys are written when it ends, as one run (two
+blobs: the keys in order, and their slots), and the batch's own items are candidates for its later ones. Runs
+are searched in memory (a binary search, numpy's) and merged into the story_bands b-tree every MERGE_EVERY
+items: writing a batch's 11,000 random keys into a b-tree dirtied most of its pages at every commit.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from watcher.config.model import Stories
 from watcher.items.model import Item
@@ -30,8 +36,12 @@ ROWS_PER_ITEM = 64  # story_bands slot = item id * ROWS_PER_ITEM + band number
 CANDIDATES = 8  # stored items sharing the most band keys, judged on their texts, best first
 # Pruning scans the band table, so it waits until the oldest entry is this much of a window past due.
 PRUNE_SLACK = 0.1
-# Items whose band rows wait in story_bands_new before they are merged into story_bands.
+# Items whose band keys wait in runs before they are merged into story_bands (about 1.8 MB of runs), and runs
+# (a daemon's batches are small) before they are merged however few their items.
 MERGE_EVERY = 5000
+MAX_RUNS = 32
+MERGE_ROWS = 250  # rows per statement when runs are merged (twice as many parameters: under SQLite's oldest limit)
+_INT64 = np.dtype("<i8")  # how a run's keys and slots are stored
 LOOKUP_KEYS = 250  # band keys per lookup statement (twice as many parameters: under SQLite's oldest limit, 999)
 
 
@@ -57,9 +67,11 @@ class StoryBatch:
     sketches: Sequence[Sketch | None] = ()
     _keys: dict[int, int] = field(default_factory=dict)  # band key -> the last item of this batch with it
     _at: dict[int, tuple[float, bytes]] = field(default_factory=dict)  # item id -> time, signatures (batch)
-    _rows: list[tuple[int, int]] = field(default_factory=list)
+    _band_keys: list[int] = field(default_factory=list)  # the batch's band keys, and the slot of each
+    _band_slots: list[int] = field(default_factory=list)
     _indexed: list[tuple[int, float, float, bytes]] = field(default_factory=list)
     _stored: dict[int, list[int]] | None = None  # band key -> stored items with it, for the batch's sketches
+    _runs: list[tuple[Any, Any]] | None = None  # the runs not merged yet: (keys, slots) arrays
 
     def place(self, item_id: int, item: Item, now: str, sketched: Sketch | None = None) -> Placed:
         """Put a newly stored item in a story: the story of the first candidate whose text agrees."""
@@ -89,7 +101,8 @@ class StoryBatch:
         return Placed(int(row[0]), True)
 
     def flush(self) -> None:
-        """Write the batch's index rows (inside its transaction); merge the new rows every MERGE_EVERY items."""
+        """Write the batch's index entries (inside its transaction): its items, and their band keys as a run;
+        merge the runs into story_bands once they hold MERGE_EVERY items, or MAX_RUNS runs."""
         if self._indexed:
             conn = self.conn
             conn.executemany(
@@ -98,26 +111,27 @@ class StoryBatch:
                 "signature = excluded.signature",
                 self._indexed,
             )
-            conn.executemany("INSERT INTO story_bands_new (key, slot) VALUES (?, ?) ON CONFLICT DO NOTHING", self._rows)
+            keys = np.array(self._band_keys, dtype=_INT64)
+            order = np.argsort(keys, kind="stable")
             conn.execute(
-                "INSERT INTO story_state (name, value) VALUES ('new_items', ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = story_state.value + excluded.value",
-                (len(self._indexed),),
+                "INSERT INTO story_band_runs (last_item_id, items, keys, slots) VALUES (?, ?, ?, ?)",
+                (
+                    max(row[0] for row in self._indexed),
+                    len(self._indexed),
+                    keys[order].tobytes(),
+                    np.array(self._band_slots, dtype=_INT64)[order].tobytes(),
+                ),
             )
-            waiting = conn.execute("SELECT value FROM story_state WHERE name = 'new_items'").fetchone()[0]
-            if waiting >= MERGE_EVERY:
-                # (WHERE true: SQLite's parser needs it before an upsert's ON CONFLICT.)
-                conn.execute(
-                    "INSERT INTO story_bands SELECT key, slot FROM story_bands_new WHERE true ORDER BY key "
-                    "ON CONFLICT DO NOTHING"
-                )
-                conn.execute("DELETE FROM story_bands_new")
-                conn.execute("UPDATE story_state SET value = 0 WHERE name = 'new_items'")
+            runs, items = conn.execute("SELECT count(*), coalesce(sum(items), 0) FROM story_band_runs").fetchone()
+            if int(items) >= MERGE_EVERY or int(runs) >= MAX_RUNS:
+                merge_runs(conn)
         self._keys.clear()
         self._at.clear()
-        self._rows.clear()
+        self._band_keys.clear()
+        self._band_slots.clear()
         self._indexed.clear()
         self._stored = None
+        self._runs = None
 
     def _candidates(self, keys: Sequence[int]) -> Counter[int]:
         """Stored items (of earlier batches) sharing band keys with these, and how many keys each shares."""
@@ -129,21 +143,32 @@ class StoryBatch:
         return Counter(item_id for key, slots in self._lookup(keys).items() for item_id in slots)
 
     def _lookup(self, keys: Iterable[int]) -> dict[int, list[int]]:
-        """The stored items with each of these band keys (keys no item has are left out). A batch's keys are
-        looked up LOOKUP_KEYS at a time, in key order: bound lists beat a JSON array, which SQLite sorts into
-        a temporary index once per table."""
+        """The stored items with each of these band keys (keys no item has are left out): in story_bands,
+        LOOKUP_KEYS keys a statement, in key order (bound lists beat a JSON array, which SQLite sorts into a
+        temporary index); in the runs, by binary search."""
         found: dict[int, list[int]] = {}
-        wanted = sorted(keys)
+        wanted = sorted(set(keys))
         for start in range(0, len(wanted), LOOKUP_KEYS):
             part = wanted[start : start + LOOKUP_KEYS]
             marks = ",".join("?" * len(part))  # placeholders only: every value is a bound parameter
-            rows = self.conn.execute(
-                f"SELECT key, slot FROM story_bands WHERE key IN ({marks}) "  # noqa: S608
-                f"UNION ALL SELECT key, slot FROM story_bands_new WHERE key IN ({marks})",
-                (*part, *part),
-            ).fetchall()
-            for key, slot in rows:
+            for key, slot in self.conn.execute(
+                f"SELECT key, slot FROM story_bands WHERE key IN ({marks})",  # noqa: S608
+                part,
+            ):
                 found.setdefault(int(key), []).append(int(slot) // ROWS_PER_ITEM)
+        if self._runs is None:
+            self._runs = [
+                (np.frombuffer(run_keys, dtype=_INT64), np.frombuffer(run_slots, dtype=_INT64))
+                for run_keys, run_slots in self.conn.execute("SELECT keys, slots FROM story_band_runs ORDER BY id")
+            ]
+        if self._runs and wanted:
+            sought = np.array(wanted, dtype=_INT64)
+            for run_keys, run_slots in self._runs:
+                first = np.searchsorted(run_keys, sought, side="left")
+                last = np.searchsorted(run_keys, sought, side="right")
+                for i in np.flatnonzero(last > first).tolist():
+                    items = (run_slots[first[i] : last[i]] // ROWS_PER_ITEM).tolist()
+                    found.setdefault(wanted[i], []).extend(items)
         return found
 
     def _find(self, sketched: Sketch, at: float, text: str, fp: Fingerprint | None) -> int | None:
@@ -205,7 +230,8 @@ class StoryBatch:
         self._at[item_id] = (at, packed)
         self._indexed.append((item_id, at, time.time(), packed))
         base = item_id * ROWS_PER_ITEM
-        self._rows.extend(zip(keys, range(base, base + len(keys)), strict=True))
+        self._band_keys.extend(keys)
+        self._band_slots.extend(range(base, base + len(keys)))
         self._keys.update(dict.fromkeys(keys, item_id))
 
 
@@ -224,6 +250,35 @@ def prune(conn: sqlite3.Connection, window: float) -> int:
     else:
         bound = int(conn.execute("SELECT max(item_id) FROM story_index").fetchone()[0]) + 1
     gone = conn.execute("DELETE FROM story_index WHERE item_id < ?", (bound,)).rowcount
-    for table in ("story_bands", "story_bands_new"):
-        conn.execute(f"DELETE FROM {table} WHERE slot < ?", (bound * ROWS_PER_ITEM,))  # noqa: S608
+    conn.execute("DELETE FROM story_bands WHERE slot < ?", (bound * ROWS_PER_ITEM,))
+    # A run with older and newer items is left whole: its older keys lead to no story_index entry.
+    conn.execute("DELETE FROM story_band_runs WHERE last_item_id < ?", (bound,))
     return int(gone)
+
+
+def merge_runs(conn: sqlite3.Connection) -> None:
+    """Move the band keys of every run into story_bands, in key order, and drop the runs."""
+    runs = conn.execute("SELECT id, keys, slots FROM story_band_runs ORDER BY id").fetchall()
+    if not runs:
+        return
+    keys = np.concatenate([np.frombuffer(run[1], dtype=_INT64) for run in runs])
+    slots = np.concatenate([np.frombuffer(run[2], dtype=_INT64) for run in runs])
+    order = np.lexsort((slots, keys))
+    # Rows as (key, slot, key, slot, ...), MERGE_ROWS to a statement: a third faster than a row at a time.
+    flat = np.empty(2 * len(order), dtype=_INT64)
+    flat[0::2], flat[1::2] = keys[order], slots[order]
+    values = flat.tolist()
+    whole = len(values) // (2 * MERGE_ROWS) * 2 * MERGE_ROWS
+    if whole:
+        conn.executemany(
+            _merge_statement(MERGE_ROWS),
+            (values[start : start + 2 * MERGE_ROWS] for start in range(0, whole, 2 * MERGE_ROWS)),
+        )
+    if whole < len(values):
+        conn.execute(_merge_statement((len(values) - whole) // 2), values[whole:])
+    conn.execute("DELETE FROM story_band_runs WHERE id <= ?", (int(runs[-1][0]),))
+
+
+def _merge_statement(rows: int) -> str:
+    marks = ",".join(["(?, ?)"] * rows)  # placeholders only: every value is a bound parameter
+    return f"INSERT INTO story_bands (key, slot) VALUES {marks} ON CONFLICT DO NOTHING"  # noqa: S608
