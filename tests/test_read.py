@@ -288,3 +288,27 @@ def test_a_file_left_out_is_said_once_per_reason_across_reads(tmp_path: Path, ca
         list(read_paths([inbox]))
         list(read_paths([inbox]))
     assert sum("unknown file type" in r.getMessage() for r in caplog.records) == 2
+
+
+@pytest.mark.parametrize(("size", "kept"), [(300, True), (2000, False)])
+def test_a_file_that_grows_after_its_size_is_read_is_read_whole_up_to_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, kept: bool
+) -> None:
+    """A file is read as long as it is (not as long as the cap: that allocated the cap per file); one that
+    grew since its size was taken is read on, and left out past the cap."""
+    import watcher.sources.read as read
+
+    body = "Growing\n\n" + "x" * size
+    write(tmp_path / "grows.txt", body)
+    real_fstat = os.fstat
+
+    def older_size(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, 10, 0, 0, 0))
+
+    monkeypatch.setattr(read.os, "fstat", older_size)
+    [result] = list(read_paths([tmp_path], max_bytes=1000))
+    if kept:
+        assert isinstance(result, Item) and result.content == "x" * size
+    else:
+        assert isinstance(result, Skipped) and result.reason == "larger than 1000 bytes"

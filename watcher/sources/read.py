@@ -149,9 +149,15 @@ def _load(path: Path, source: str, max_bytes: int, reader: DocumentReader) -> li
         if st.st_size > max_bytes:
             return [_skip(path, f"larger than {max_bytes} bytes")]
         try:
-            data = f.read(max_bytes + 1)
+            # As much as the file holds (and a byte more, should it have grown), never more than the cap: a
+            # read of the cap itself allocates that much for every file, however small.
+            data = f.read(min(st.st_size, max_bytes) + 1)
+            if len(data) > st.st_size:  # it grew since: the rest, up to the cap
+                data += f.read(max_bytes + 1 - len(data))
         except OSError as e:
             return [_skip(path, f"cannot read: {e.strerror or e}")]
+        if len(data) > max_bytes:
+            return [_skip(path, f"larger than {max_bytes} bytes")]
     if not data.strip():
         return [_skip(path, "empty file")]
     if looks_binary(data):

@@ -133,14 +133,19 @@ class StoryBatch:
         self._stored = None
         self._runs = None
 
-    def _candidates(self, keys: Sequence[int]) -> Counter[int]:
-        """Stored items (of earlier batches) sharing band keys with these, and how many keys each shares."""
+    def _candidates(self, keys: Sequence[int]) -> list[int]:
+        """Items sharing band keys with these, once per key shared: stored ones (of earlier batches) and
+        the batch's own."""
         if self.sketches:
             if self._stored is None:
                 self._stored = self._lookup({key for s in self.sketches if s is not None for key in s.keys})
             stored = self._stored
-            return Counter(item_id for key in keys if key in stored for item_id in stored[key])
-        return Counter(item_id for key, slots in self._lookup(keys).items() for item_id in slots)
+        else:
+            stored = self._lookup(keys)
+        pending = self._keys
+        found = [item_id for key in keys if key in stored for item_id in stored[key]]
+        found += [pending[key] for key in keys if key in pending]
+        return found
 
     def _lookup(self, keys: Iterable[int]) -> dict[int, list[int]]:
         """The stored items with each of these band keys (keys no item has are left out): in story_bands,
@@ -172,11 +177,10 @@ class StoryBatch:
         return found
 
     def _find(self, sketched: Sketch, at: float, text: str, fp: Fingerprint | None) -> int | None:
-        keys = sketched.keys
-        hits = self._candidates(keys)
-        pending = self._keys
-        if pending:
-            hits.update(pending[key] for key in keys if key in pending)
+        found = self._candidates(sketched.keys)
+        if not found:
+            return None
+        hits = Counter(found)
         ranked = sorted(hits, key=lambda item_id: (-hits[item_id], item_id))[:CANDIDATES]
         window = self.settings.window
         for item_id in ranked:
