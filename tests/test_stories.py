@@ -475,9 +475,9 @@ def test_runs_merged_into_the_band_table_still_find_copies(
 ) -> None:
     """Band keys are written a batch at a time as runs, merged into story_bands every MERGE_EVERY items: a
     copy is found whether its original's keys are in a run or merged, and nothing is lost in the merge."""
-    import watcher.store.stories as store_stories
+    import watcher.store.bandruns as bandruns
 
-    monkeypatch.setattr(store_stories, "MERGE_EVERY", 12)  # 12 x 22 keys: more than one merge statement
+    monkeypatch.setattr(bandruns, "MERGE_EVERY", 12)  # 12 x 22 keys: more than one merge statement
     engine = Engine(load_rules(write(tmp_path / "r.yaml", "rules: []\n")))
     pairs = story_pairs(24, 14)
     ids, stories = [], []
@@ -525,3 +525,29 @@ def test_an_older_index_is_merged_into_the_band_table(tmp_path: Path) -> None:
     [copy] = store.ingest([later], engine.match, alert_state=PENDING, stories=Stories())
     assert copy.story_id == first.story_id
     store.close()
+
+
+def test_a_store_sees_the_runs_another_wrote_and_merged(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two daemons on one database: each keeps the runs it has read, and notices the runs the other wrote,
+    merged (and replaced by new ones, whose ids are new: never those of runs it read before)."""
+    import watcher.store.bandruns as bandruns
+    from tests.conftest import location
+    from watcher.store.open import open_store
+
+    monkeypatch.setattr(bandruns, "MERGE_EVERY", 2)
+    engine = Engine(load_rules(write(tmp_path / "r.yaml", "rules: []\n")))
+    (o1, c1), (o2, _), (o3, c3) = story_pairs(26, 3)
+
+    def ingest(store: Any, guid: str, body: str) -> int:
+        item = Item(source=guid, guid=guid, content=body)
+        [out] = store.ingest([item], engine.match, alert_state=PENDING, stories=Stories())
+        return int(out.story_id)
+
+    with open_store(location(database)) as a, open_store(location(database)) as b:
+        first = ingest(a, "o1", o1)  # a run of its own
+        ingest(a, "o2", o2)  # a reads that run; its own makes two items: both are merged into story_bands
+        third = ingest(b, "o3", o3)  # a new run
+        assert ingest(a, "c3", c3) == third  # in b's run, which a had never read
+        assert ingest(a, "c1", c1) == first  # in story_bands

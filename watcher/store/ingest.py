@@ -17,6 +17,7 @@ from watcher.items.dedup import MIN_COPY_TEXT, base_key, item_key, normalized_te
 from watcher.items.model import FULL_TEXT_READ, Item
 from watcher.items.stories import Sketch
 from watcher.rules.engine import Match
+from watcher.store.bandruns import RunCache
 from watcher.store.stories import StoryBatch
 from watcher.store.stories import prune as prune_stories
 
@@ -53,6 +54,7 @@ class Ingest:
     conn: Any
     path: str
     _source_ids: dict[str, int]
+    _band_runs: RunCache  # the story index's runs this store has read (see watcher.store.bandruns)
 
     def write(self, *, durable: bool = True) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -113,7 +115,7 @@ class Ingest:
                 batch = None
                 if stories is not None:
                     prune_stories(conn, stories.window)
-                    batch = StoryBatch(conn, stories, sketches)
+                    batch = StoryBatch(conn, stories, sketches, runs=self._band_runs)
                 # Items to add to the full-text index at the end, in order: stored or changed in this batch.
                 fresh: dict[int, None] = {}
                 for position, item in enumerate(items):

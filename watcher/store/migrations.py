@@ -284,7 +284,8 @@ def m010_processes(db: sqlite_utils.Database) -> None:
 # The LSH index's new rows are written a batch at a time, as one sorted run (a blob of keys, one of slots)
 # instead of a row per band key in a b-tree: a batch's 11,000 random keys dirtied most pages of that b-tree at
 # every commit. Runs are searched in memory (numpy) and merged into story_bands every few thousand items. The
-# rows waiting in story_bands_new are merged first; story_state counted them. Each database in its own types.
+# rows waiting in story_bands_new are merged first; story_state counted them. Each database in its own types;
+# run ids are never used twice (AUTOINCREMENT, identity): a store knows the runs it has read by their ids.
 M011_STORY_BAND_RUNS = (
     "INSERT INTO story_bands SELECT key, slot FROM story_bands_new WHERE true ORDER BY key ON CONFLICT DO NOTHING",
     "DROP TABLE story_bands_new",
@@ -298,7 +299,7 @@ def m011_story_band_runs(db: sqlite_utils.Database) -> None:
         db.execute(sql)
     db.execute(
         """CREATE TABLE story_band_runs (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             last_item_id INTEGER NOT NULL,
             items INTEGER NOT NULL,
             keys BLOB NOT NULL,

@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from watcher.errors import NoDatabase, StoreError
+from watcher.store.bandruns import RunCache
 from watcher.store.ingest import COPY, DUPLICATE, NEW, PENDING, SUPPRESSED, UPDATED, Ingest, OnAlert, Outcome, now_iso
 from watcher.store.migrations import APPLICATION_ID, known_names, migrations
 
@@ -40,6 +41,7 @@ class Store(Ingest):
         self.conn = conn
         self.path = path
         self._source_ids: dict[str, int] = {}
+        self._band_runs = RunCache()
 
     # opening --------------------------------------------------------------------------------------------
 

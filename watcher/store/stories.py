@@ -1,12 +1,10 @@
 """Stories in the database: each new item joins the story of a near copy stored within the window, or
-starts its own. The LSH index lives in tables (story_index, story_bands, story_band_runs), pruned past the
-window, so the process holds nothing however long the history; see `watcher.items.stories` for how copies
-are judged.
+starts its own. The LSH index lives in tables (story_index, story_bands, and the newest keys in
+story_band_runs: see `watcher.store.bandruns`), pruned past the window, so the process holds nothing however
+long the history; see `watcher.items.stories` for how copies are judged.
 
-A batch of items is placed in one transaction: its items' band keys are written when it ends, as one run (two
-blobs: the keys in order, and their slots), and the batch's own items are candidates for its later ones. Runs
-are searched in memory (a binary search, numpy's) and merged into the story_bands b-tree every MERGE_EVERY
-items: writing a batch's 11,000 random keys into a b-tree dirtied most of its pages at every commit.
+A batch of items is placed in one transaction: its band keys are written when it ends, as one run, and the
+batch's own items are candidates for its later ones.
 """
 
 from __future__ import annotations
@@ -16,9 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
 
 from watcher.config.model import Stories
 from watcher.items.model import Item
@@ -31,17 +26,11 @@ from watcher.items.stories import (
     related,
     story_text,
 )
+from watcher.store.bandruns import ROWS_PER_ITEM, RunCache, write_run
 
-ROWS_PER_ITEM = 64  # story_bands slot = item id * ROWS_PER_ITEM + band number
 CANDIDATES = 8  # stored items sharing the most band keys, judged on their texts, best first
 # Pruning scans the band table, so it waits until the oldest entry is this much of a window past due.
 PRUNE_SLACK = 0.1
-# Items whose band keys wait in runs before they are merged into story_bands (about 1.8 MB of runs), and runs
-# (a daemon's batches are small) before they are merged however few their items.
-MERGE_EVERY = 5000
-MAX_RUNS = 32
-MERGE_ROWS = 250  # rows per statement when runs are merged (twice as many parameters: under SQLite's oldest limit)
-_INT64 = np.dtype("<i8")  # how a run's keys and slots are stored
 LOOKUP_KEYS = 250  # band keys per lookup statement (twice as many parameters: under SQLite's oldest limit, 999)
 
 
@@ -71,7 +60,8 @@ class StoryBatch:
     _band_slots: list[int] = field(default_factory=list)
     _indexed: list[tuple[int, float, float, bytes]] = field(default_factory=list)
     _stored: dict[int, list[int]] | None = None  # band key -> stored items with it, for the batch's sketches
-    _runs: list[tuple[Any, Any]] | None = None  # the runs not merged yet: (keys, slots) arrays
+    runs: RunCache = field(default_factory=RunCache)  # the runs not merged yet (the store keeps it)
+    _runs_read: bool = False
 
     def place(self, item_id: int, item: Item, now: str, sketched: Sketch | None = None) -> Placed:
         """Put a newly stored item in a story: the story of the first candidate whose text agrees."""
@@ -111,27 +101,15 @@ class StoryBatch:
                 "signature = excluded.signature",
                 self._indexed,
             )
-            keys = np.array(self._band_keys, dtype=_INT64)
-            order = np.argsort(keys, kind="stable")
-            conn.execute(
-                "INSERT INTO story_band_runs (last_item_id, items, keys, slots) VALUES (?, ?, ?, ?)",
-                (
-                    max(row[0] for row in self._indexed),
-                    len(self._indexed),
-                    keys[order].tobytes(),
-                    np.array(self._band_slots, dtype=_INT64)[order].tobytes(),
-                ),
-            )
-            runs, items = conn.execute("SELECT count(*), coalesce(sum(items), 0) FROM story_band_runs").fetchone()
-            if int(items) >= MERGE_EVERY or int(runs) >= MAX_RUNS:
-                merge_runs(conn)
+            last = max(row[0] for row in self._indexed)
+            write_run(conn, self._band_keys, self._band_slots, len(self._indexed), last)
         self._keys.clear()
         self._at.clear()
         self._band_keys.clear()
         self._band_slots.clear()
         self._indexed.clear()
         self._stored = None
-        self._runs = None
+        self._runs_read = False
 
     def _candidates(self, keys: Sequence[int]) -> list[int]:
         """Items sharing band keys with these, once per key shared: stored ones (of earlier batches) and
@@ -150,7 +128,7 @@ class StoryBatch:
     def _lookup(self, keys: Iterable[int]) -> dict[int, list[int]]:
         """The stored items with each of these band keys (keys no item has are left out): in story_bands,
         LOOKUP_KEYS keys a statement, in key order (bound lists beat a JSON array, which SQLite sorts into a
-        temporary index); in the runs, by binary search."""
+        temporary index); in the runs, in memory."""
         found: dict[int, list[int]] = {}
         wanted = sorted(set(keys))
         for start in range(0, len(wanted), LOOKUP_KEYS):
@@ -161,19 +139,10 @@ class StoryBatch:
                 part,
             ):
                 found.setdefault(int(key), []).append(int(slot) // ROWS_PER_ITEM)
-        if self._runs is None:
-            self._runs = [
-                (np.frombuffer(run_keys, dtype=_INT64), np.frombuffer(run_slots, dtype=_INT64))
-                for run_keys, run_slots in self.conn.execute("SELECT keys, slots FROM story_band_runs ORDER BY id")
-            ]
-        if self._runs and wanted:
-            sought = np.array(wanted, dtype=_INT64)
-            for run_keys, run_slots in self._runs:
-                first = np.searchsorted(run_keys, sought, side="left")
-                last = np.searchsorted(run_keys, sought, side="right")
-                for i in np.flatnonzero(last > first).tolist():
-                    items = (run_slots[first[i] : last[i]] // ROWS_PER_ITEM).tolist()
-                    found.setdefault(wanted[i], []).extend(items)
+        if not self._runs_read:
+            self.runs.refresh(self.conn)
+            self._runs_read = True
+        self.runs.search(wanted, found)
         return found
 
     def _find(self, sketched: Sketch, at: float, text: str, fp: Fingerprint | None) -> int | None:
@@ -258,31 +227,3 @@ def prune(conn: sqlite3.Connection, window: float) -> int:
     # A run with older and newer items is left whole: its older keys lead to no story_index entry.
     conn.execute("DELETE FROM story_band_runs WHERE last_item_id < ?", (bound,))
     return int(gone)
-
-
-def merge_runs(conn: sqlite3.Connection) -> None:
-    """Move the band keys of every run into story_bands, in key order, and drop the runs."""
-    runs = conn.execute("SELECT id, keys, slots FROM story_band_runs ORDER BY id").fetchall()
-    if not runs:
-        return
-    keys = np.concatenate([np.frombuffer(run[1], dtype=_INT64) for run in runs])
-    slots = np.concatenate([np.frombuffer(run[2], dtype=_INT64) for run in runs])
-    order = np.lexsort((slots, keys))
-    # Rows as (key, slot, key, slot, ...), MERGE_ROWS to a statement: a third faster than a row at a time.
-    flat = np.empty(2 * len(order), dtype=_INT64)
-    flat[0::2], flat[1::2] = keys[order], slots[order]
-    values = flat.tolist()
-    whole = len(values) // (2 * MERGE_ROWS) * 2 * MERGE_ROWS
-    if whole:
-        conn.executemany(
-            _merge_statement(MERGE_ROWS),
-            (values[start : start + 2 * MERGE_ROWS] for start in range(0, whole, 2 * MERGE_ROWS)),
-        )
-    if whole < len(values):
-        conn.execute(_merge_statement((len(values) - whole) // 2), values[whole:])
-    conn.execute("DELETE FROM story_band_runs WHERE id <= ?", (int(runs[-1][0]),))
-
-
-def _merge_statement(rows: int) -> str:
-    marks = ",".join(["(?, ?)"] * rows)  # placeholders only: every value is a bound parameter
-    return f"INSERT INTO story_bands (key, slot) VALUES {marks} ON CONFLICT DO NOTHING"  # noqa: S608
