@@ -63,22 +63,24 @@ def backfill(
     config: Config, options: BackfillOptions, progress: Callable[[Stats], None] | None = None
 ) -> BackfillResult:
     """Read (in the sandboxed workers), deduplicate, store and evaluate every document; with notify, deliver."""
-    engine = load_engine(config)
-    with open_store(config, dry_run=options.dry_run) as store:
-        remember_rules(store, engine.ruleset)
-        sending = options.notify and not options.dry_run
-        on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
-        keep = _since_filter(options.since) if options.since else None
-        state = PENDING if options.notify else SUPPRESSED
-        with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
+    with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
+        if config.stories.enabled:
+            parse_pool.warm()  # the stories' sketches are made there: the worker starts while the rules load
+        engine = load_engine(config)
+        with open_store(config, dry_run=options.dry_run) as store:
+            remember_rules(store, engine.ruleset)
+            sending = options.notify and not options.dry_run
+            on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
+            keep = _since_filter(options.since) if options.since else None
+            state = PENDING if options.notify else SUPPRESSED
             pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories, sketcher=parse_pool.sketches)
             documents = read_paths(options.paths, reader=parse_pool.read, ahead=parse_pool.workers)
             stats = pipeline.ingest(documents, alert_state=state, keep=keep, progress=progress)
-        delivery = None
-        if sending:
-            rules = {r.id: r for r in engine.ruleset.rules}
-            delivery = Dispatcher(store, config, rules=rules).drain()
-        return BackfillResult(stats, delivery)
+            delivery = None
+            if sending:
+                rules = {r.id: r for r in engine.ruleset.rules}
+                delivery = Dispatcher(store, config, rules=rules).drain()
+    return BackfillResult(stats, delivery)
 
 
 def _since_filter(since: datetime) -> Callable[[Item], str | None]:

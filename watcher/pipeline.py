@@ -184,8 +184,6 @@ class Sketching:
     def __init__(self, sketcher: Sketcher | None, pool: ThreadPoolExecutor | None = None):
         self._sketcher = sketcher
         self._pool = pool
-        if sketcher is not None and pool is not None:
-            pool.submit(sketcher, [])  # the worker starts (a fraction of a second) while the first batch is read
 
     def start(self, batch: list[Item]) -> Future[list[Sketch]] | None:
         if self._sketcher is None or self._pool is None:

@@ -178,6 +178,10 @@ class ParsePool:
         self._closed = False
         self._noted: set[str] = set()
 
+    def warm(self) -> None:
+        """Start a worker now rather than at the first call (it takes a fraction of a second to start)."""
+        self._give_back(self._take())
+
     def parse(self, data: bytes, *, source: str, url: str, headers: Mapping[str, str]) -> list[Item]:
         """Items of a feed body; ReadError when it is not a feed, too big to parse or too slow."""
         return self._call(url, _parse_feed, data, source, url, dict(headers), self.max_item_chars)
