@@ -59,6 +59,8 @@ class StoryBatch:
     _band_keys: list[int] = field(default_factory=list)  # the batch's band keys, and the slot of each
     _band_slots: list[int] = field(default_factory=list)
     _indexed: list[tuple[int, float, float, bytes]] = field(default_factory=list)
+    # New stories (id, first item, title, first seen, last seen), written together: see `_new_story`.
+    _new_stories: list[tuple[int, int, str, str, str]] = field(default_factory=list)
     _stored: dict[int, list[int]] | None = None  # band key -> stored items with it, for the batch's sketches
     runs: RunCache = field(default_factory=RunCache)  # the runs not merged yet (the store keeps it)
     _runs_read: bool = False
@@ -84,6 +86,7 @@ class StoryBatch:
 
     def join(self, item_id: int, copy_of: int, item: Item, now: str) -> Placed:
         """Put an exact copy of a stored item in that item's story."""
+        self._settle()
         row = self.conn.execute("SELECT story_id FROM items WHERE id = ?", (copy_of,)).fetchone()
         if row is None or row[0] is None:
             return Placed(self._new_story(item_id, item, now), False)
@@ -93,6 +96,7 @@ class StoryBatch:
     def flush(self) -> None:
         """Write the batch's index entries (inside its transaction): its items, and their band keys as a run;
         merge the runs into story_bands once they hold MERGE_EVERY items, or MAX_RUNS runs."""
+        self._settle()
         if self._indexed:
             conn = self.conn
             conn.executemany(
@@ -168,6 +172,7 @@ class StoryBatch:
             full, lead = sketched.estimate(packed)
             if full < ESTIMATE_FLOOR and lead < LEAD_ESTIMATE_FLOOR:
                 continue
+            self._settle()
             found = self.conn.execute(
                 "SELECT story_id, content, summary FROM items WHERE id = ?", (item_id,)
             ).fetchone()
@@ -181,17 +186,26 @@ class StoryBatch:
         return None
 
     def _new_story(self, item_id: int, item: Item, now: str) -> int:
-        story_id = int(
-            self.conn.execute(
-                "INSERT INTO stories (first_item_id, title, first_seen, last_seen, size) VALUES (?, ?, ?, ?, 1) "
-                "RETURNING id",
-                (item_id, item.title, now, now),
-            ).fetchone()[0]
-        )
-        self.conn.execute("UPDATE items SET story_id = ? WHERE id = ?", (story_id, item_id))
-        return story_id
+        """A story of the item's own, whose id is the item's (new item ids are above every story's: a story's
+        id is at most its first item's), written with the batch's other new stories, or before anything of
+        the batch reads stories."""
+        self._new_stories.append((item_id, item_id, item.title, now, now))
+        return item_id
+
+    def _settle(self) -> None:
+        """Write the new stories waiting, and their items' story."""
+        if self._new_stories:
+            self.conn.executemany(
+                "INSERT INTO stories (id, first_item_id, title, first_seen, last_seen, size) VALUES (?, ?, ?, ?, ?, 1)",
+                self._new_stories,
+            )
+            self.conn.executemany(
+                "UPDATE items SET story_id = ? WHERE id = ?", [(row[0], row[1]) for row in self._new_stories]
+            )
+            self._new_stories.clear()
 
     def _add_to(self, story_id: int, item_id: int, now: str) -> None:
+        self._settle()
         self.conn.execute("UPDATE items SET story_id = ? WHERE id = ?", (story_id, item_id))
         self.conn.execute(
             "UPDATE stories SET size = size + 1, last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END "
