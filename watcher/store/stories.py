@@ -205,7 +205,7 @@ class StoryBatch:
             self._new_stories.clear()
 
     def _add_to(self, story_id: int, item_id: int, now: str) -> None:
-        self._settle()
+        # (Its callers found the story in the database: the batch's new stories are written already.)
         self.conn.execute("UPDATE items SET story_id = ? WHERE id = ?", (story_id, item_id))
         self.conn.execute(
             "UPDATE stories SET size = size + 1, last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END "
