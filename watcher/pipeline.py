@@ -73,8 +73,9 @@ class Pipeline:
     """Stores items and records the alerts of the rules they match.
 
     With a `sketcher` (a backfill's: its parse workers), the story sketches of each batch are made in another
-    process while the next batch is read, and the batch is stored once they are back: a new item's story
-    search then costs the main process one lookup per batch instead of a fingerprint and a lookup per item.
+    process while the batch before it is stored, and the batch is stored after the next one is read: a new
+    item's story search then costs the main process its share of one lookup per batch instead of a
+    fingerprint and a lookup of its own.
     """
 
     def __init__(

@@ -47,8 +47,8 @@ class StoryBatch:
     """Places the items of one ingest transaction in stories.
 
     With `sketches` (the batch's, computed ahead, in another process), the band keys of the whole batch are
-    looked up in one statement, at the first item placed, instead of one per item: the index does not change
-    until `flush`, and the batch's own items are found in memory.
+    looked up together, at the first item placed, instead of item by item: the index does not change until
+    `flush`, and the batch's own items are found in memory.
     """
 
     conn: sqlite3.Connection
