@@ -63,9 +63,10 @@ def backfill(
     config: Config, options: BackfillOptions, progress: Callable[[Stats], None] | None = None
 ) -> BackfillResult:
     """Read (in the sandboxed workers), deduplicate, store and evaluate every document; with notify, deliver."""
-    with ParsePool(deadline=config.daemon.parse_timeout) as parse_pool:
+    deadline = config.daemon.parse_timeout
+    with ParsePool(deadline=deadline) as parse_pool, ParsePool(1, deadline=deadline) as sketch_pool:
         if config.stories.enabled:
-            parse_pool.warm()  # the stories' sketches are made there: the worker starts while the rules load
+            sketch_pool.warm()  # the stories' sketches are made there: the worker starts while the rules load
         engine = load_engine(config)
         with open_store(config, dry_run=options.dry_run) as store:
             remember_rules(store, engine.ruleset)
@@ -73,7 +74,7 @@ def backfill(
             on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
             keep = _since_filter(options.since) if options.since else None
             state = PENDING if options.notify else SUPPRESSED
-            pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories, sketcher=parse_pool.sketches)
+            pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories, sketcher=sketch_pool.sketches)
             documents = read_paths(options.paths, reader=parse_pool.read, ahead=parse_pool.workers)
             stats = pipeline.ingest(documents, alert_state=state, keep=keep, progress=progress)
             delivery = None

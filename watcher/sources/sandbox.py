@@ -20,12 +20,14 @@ import threading
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher.errors import ReadError
 from watcher.items.model import TEXT_FIELDS, Item
-from watcher.items.stories import Sketch, sketches
 from watcher.sources.documents import PLAIN_TEXT, read_document
+
+if TYPE_CHECKING:
+    from watcher.items.stories import Sketch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +107,9 @@ def _extract_article(data: bytes, url: str, content_type: str, selector: str | N
 
 
 def _sketch(texts: list[str]) -> tuple[list[Sketch], int]:
+    # (Imported here: numpy and its address space only in the worker that makes sketches, not in every parser.)
+    from watcher.items.stories import sketches
+
     return sketches(texts), 0
 
 
@@ -202,7 +207,8 @@ class ParsePool:
         return self._call(url, _extract_article, data, url, content_type, selector, self.max_item_chars)
 
     def sketches(self, texts: list[str]) -> list[Sketch]:
-        """The story sketch of each text, made in a worker (a backfill's stories, beside its main process);
+        """The story sketch of each text, made in a worker (a backfill's stories, beside its main process:
+        a pool of its own, so that numpy's address space is not taken from the parsers' memory limit);
         ReadError when the worker fails or runs past the deadline."""
         return self._call("story sketches", _sketch, texts)
 
