@@ -25,6 +25,7 @@ from watcher.items.model import Item
 from watcher.items.stories import Sketch, fingerprint, related, sketches
 from watcher.rules.engine import Engine
 from watcher.rules.load import load_rules
+from watcher.store.lookahead import Ahead, sketch_and_find
 from watcher.store.sqlite import PENDING, Store
 
 TARGETS = {"light": 0.95, "medium": 0.80, "excerpt": 0.90}
@@ -360,9 +361,10 @@ def test_sketches_from_a_worker_are_the_ones_made_here() -> None:
 
     texts = [t for pair in story_pairs(20, 5) for t in pair] + ["too short", "", "北朝鮮の砲弾 " * 40]
     with ParsePool() as pool:
-        made_there = pool.sketches(texts)
-    assert made_there == sketches(texts)
-    assert [s.usable for s in made_there] == [True] * 10 + [False, False, True]
+        ahead = pool.run("story sketches", sketch_and_find, texts, None)
+    assert ahead.sketches == sketches(texts)
+    assert ahead.found is None  # (no database to look in)
+    assert [s.usable for s in ahead.sketches] == [True] * 10 + [False, False, True]
 
 
 def place_in_two_batches(store: Any, engine: Engine, pairs: list[tuple[str, str]], *, given: bool) -> list[int]:
@@ -411,7 +413,7 @@ def pipeline_run(
     made: list[threading.Event] = [threading.Event() for _ in range(4)]
     calls: list[int] = []
 
-    def wrapped(texts: list[str]) -> list[Sketch]:
+    def wrapped(texts: list[str]) -> Ahead:
         try:
             return sketcher(texts)
         finally:
@@ -440,10 +442,10 @@ def test_a_backfill_places_items_with_the_sketches_its_worker_made(
 ) -> None:
     """Sketches that say every text is too short to compare (so none joins a story) are what decide: they
     were used, not remade in the main process."""
-    stories, _ = pipeline_run(tmp_path, lambda texts: [Sketch(0, (), b"") for _ in texts], caplog)
+    stories, _ = pipeline_run(tmp_path, lambda texts: Ahead([Sketch(0, (), b"") for _ in texts]), caplog)
     assert len(set(stories)) == 12
     (tmp_path / "real").mkdir()
-    real, _ = pipeline_run(tmp_path / "real", sketches, caplog)
+    real, _ = pipeline_run(tmp_path / "real", lambda texts: Ahead(sketches(texts)), caplog)
     assert real[6:] == [real[4], real[5], real[3], real[0], real[1], real[2]]
     assert len(set(real)) == 6
 
@@ -455,11 +457,11 @@ def test_when_the_sketch_worker_fails_the_main_process_sketches(
 
     asked: list[int] = []
 
-    def failing(texts: list[str]) -> list[Sketch]:
+    def failing(texts: list[str]) -> Ahead:
         asked.append(len(texts))
         if texts:
             raise ReadError("story sketches: the parser process died")
-        return []
+        return Ahead()
 
     stories, logged = pipeline_run(tmp_path, failing, caplog, awaited=1)
     assert stories[6:] == [stories[4], stories[5], stories[3], stories[0], stories[1], stories[2]]

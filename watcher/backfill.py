@@ -24,6 +24,7 @@ from watcher.rules.load import load_rules
 from watcher.sources.read import read_paths
 from watcher.sources.sandbox import ParsePool
 from watcher.store import open as store_open
+from watcher.store.lookahead import Ahead, sketch_and_find
 from watcher.store.search import remember_rules
 from watcher.store.sqlite import PENDING, SUPPRESSED, Store
 
@@ -74,7 +75,12 @@ def backfill(
             on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
             keep = _since_filter(options.since) if options.since else None
             state = PENDING if options.notify else SUPPRESSED
-            pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories, sketcher=sketch_pool.sketches)
+            database = str(store.file) if store.file is not None else None
+
+            def sketcher(texts: list[str]) -> Ahead:
+                return sketch_pool.run("story sketches", sketch_and_find, texts, database)
+
+            pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories, sketcher=sketcher)
             documents = read_paths(options.paths, reader=parse_pool.read, ahead=parse_pool.workers)
             stats = pipeline.ingest(documents, alert_state=state, keep=keep, progress=progress)
             delivery = None

@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from watcher.config.model import Stories
 from watcher.errors import ReadError
 from watcher.items.model import Item
-from watcher.items.stories import MAX_CHARACTERS, Sketch, story_text
+from watcher.items.stories import MAX_CHARACTERS, story_text
 from watcher.rules.engine import Engine, Match
 from watcher.sources.read import Skipped
+from watcher.store.lookahead import Ahead
 from watcher.store.sqlite import COPY, DUPLICATE, NEW, PENDING, SUPPRESSED, UPDATED, OnAlert, Outcome, Store
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-# Makes the story sketches of a batch's texts (in a worker process).
-Sketcher = Callable[[list[str]], list[Sketch]]
+# Makes the story sketches of a batch's texts, and looks their keys up where it can (in a worker process).
+Sketcher = Callable[[list[str]], Ahead]
 EXAMPLES_PER_RULE = 3
 
 
@@ -109,7 +110,7 @@ class Pipeline:
         """
         stats = stats if stats is not None else Stats()
         with self._sketching() as sketching:
-            waiting: tuple[list[Item], Future[list[Sketch]] | None] | None = None
+            waiting: tuple[list[Item], Future[Ahead] | None] | None = None
             batch: list[Item] = []
             for result in results:
                 if isinstance(result, Skipped):
@@ -148,7 +149,7 @@ class Pipeline:
     def _flush(
         self,
         batch: list[Item],
-        sketches: Future[list[Sketch]] | None,
+        sketches: Future[Ahead] | None,
         sketching: Sketching,
         alert_state: str,
         stats: Stats,
@@ -164,13 +165,15 @@ class Pipeline:
                 stats.evaluated += 1
                 stats.eval_seconds += time.perf_counter() - started
 
+        ahead = sketching.take(sketches)
         outcomes = self.store.ingest(
             batch,
             evaluate,
             alert_state=alert_state,
             on_alert=self.on_alert,
             stories=self.stories,
-            sketches=sketching.take(sketches),
+            sketches=ahead.sketches,
+            found=ahead.found,
         )
         for outcome in outcomes:
             stats.count(outcome)
@@ -186,24 +189,24 @@ class Sketching:
         self._sketcher = sketcher
         self._pool = pool
 
-    def start(self, batch: list[Item]) -> Future[list[Sketch]] | None:
+    def start(self, batch: list[Item]) -> Future[Ahead] | None:
         if self._sketcher is None or self._pool is None:
             return None
         return self._pool.submit(self._sketcher, [story_text(item)[:MAX_CHARACTERS] for item in batch])
 
-    def take(self, sketches: Future[list[Sketch]] | None) -> list[Sketch]:
-        """A batch's sketches, or none (they are made as its items are stored)."""
+    def take(self, sketches: Future[Ahead] | None) -> Ahead:
+        """A batch's sketches (and what was found for them), or none (they are made as its items are stored)."""
         if sketches is None or not sketches.done():
             if sketches is not None:
                 sketches.cancel()
-            return []
+            return Ahead()
         try:
             return sketches.result()
         except ReadError as e:
             if self._sketcher is not None:  # (once: the next batch's may have been asked for already)
                 log.warning("%s; stories are sketched in this process from here on", e)
                 self._sketcher = None
-            return []
+            return Ahead()
 
 
 class SourceIngest:

@@ -20,14 +20,11 @@ import threading
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from watcher.errors import ReadError
 from watcher.items.model import TEXT_FIELDS, Item
 from watcher.sources.documents import PLAIN_TEXT, read_document
-
-if TYPE_CHECKING:
-    from watcher.items.stories import Sketch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,13 +101,6 @@ def _extract_article(data: bytes, url: str, content_type: str, selector: str | N
 
     text = extract_article(data, url=url, content_type=content_type, selector=selector)
     return text[:max_chars], int(len(text) > max_chars)
-
-
-def _sketch(texts: list[str]) -> tuple[list[Sketch], int]:
-    # (Imported here: numpy and its address space only in the worker that makes sketches, not in every parser.)
-    from watcher.items.stories import sketches
-
-    return sketches(texts), 0
 
 
 def _capped(items: list[Item], max_chars: int) -> tuple[list[Item], int]:
@@ -206,11 +196,12 @@ class ParsePool:
         """The main text of an article page (see `watcher.sources.article`); ReadError when it cannot be had."""
         return self._call(url, _extract_article, data, url, content_type, selector, self.max_item_chars)
 
-    def sketches(self, texts: list[str]) -> list[Sketch]:
-        """The story sketch of each text, made in a worker (a backfill's stories, beside its main process:
-        a pool of its own, so that numpy's address space is not taken from the parsers' memory limit);
-        ReadError when the worker fails or runs past the deadline."""
-        return self._call("story sketches", _sketch, texts)
+    def run(self, name: str, function: Callable[..., tuple[T, int]], *args: Any) -> T:
+        """`function(*args)` in a worker: a module-level function (sent by name) whose answer is its value and
+        how many items it cut. A backfill's story sketches are made so, beside its main process, in a pool of
+        their own (numpy's address space is then not taken from the parsers' memory limit). ReadError, naming
+        `name`, when the worker fails or runs past the deadline."""
+        return self._call(name, function, *args)
 
     def _call(self, name: str, function: Callable[..., tuple[T, int]], *args: Any) -> T:
         with self._slots:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from watcher.config.model import Stories
@@ -18,6 +19,7 @@ from watcher.items.model import FULL_TEXT_READ, Item
 from watcher.items.stories import Sketch
 from watcher.rules.engine import Match
 from watcher.store.bandruns import RunCache
+from watcher.store.lookahead import Found
 from watcher.store.stories import StoryBatch
 from watcher.store.stories import prune as prune_stories
 
@@ -53,6 +55,9 @@ class Ingest:
 
     conn: Any
     path: str
+    # The database file, for another process to read (a backfill's worker: see watcher.store.lookahead);
+    # None where there is none (PostgreSQL, a dry run's in-memory copy).
+    file: Path | None = None
     _source_ids: dict[str, int]
     _band_runs: RunCache  # the story index's runs this store has read (see watcher.store.bandruns)
 
@@ -98,6 +103,7 @@ class Ingest:
         on_alert: OnAlert | None = None,
         stories: Stories | None = None,
         sketches: Sequence[Sketch | None] = (),
+        found: Found | None = None,
     ) -> list[Outcome]:
         """Store a batch of items in one transaction, with the alerts of the rules they match.
 
@@ -105,7 +111,8 @@ class Ingest:
         without its alerts (or its story), nor an alert without its item. With `stories` enabled, each new
         item joins the story of a near copy (see `watcher.store.stories`), and a rule that already alerted
         that story records the copy with its alert instead of alerting again. `sketches`, when given, are
-        the items' story sketches (one per item, in order), computed ahead.
+        the items' story sketches (one per item, in order), computed ahead; `found`, what story_bands held
+        for their keys, read ahead (see `watcher.store.lookahead`).
         """
         outcomes: list[Outcome] = []
         stories = stories if stories is not None and stories.enabled else None
@@ -115,7 +122,7 @@ class Ingest:
                 batch = None
                 if stories is not None:
                     prune_stories(conn, stories.window)
-                    batch = StoryBatch(conn, stories, sketches, runs=self._band_runs)
+                    batch = StoryBatch(conn, stories, sketches, found, runs=self._band_runs)
                 # Items to add to the full-text index at the end, in order: stored or changed in this batch.
                 fresh: dict[int, None] = {}
                 for position, item in enumerate(items):

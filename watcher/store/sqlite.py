@@ -56,7 +56,9 @@ class Store(Ingest):
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as e:
             raise StoreError(f"{path}: cannot open database: {e}") from None
-        return cls._prepare(conn, str(path), check=check)
+        store = cls._prepare(conn, str(path), check=check)
+        store.file = path
+        return store
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Store:

@@ -27,11 +27,11 @@ from watcher.items.stories import (
     story_text,
 )
 from watcher.store.bandruns import ROWS_PER_ITEM, RunCache, write_run
+from watcher.store.lookahead import Found, lookup
 
 CANDIDATES = 8  # stored items sharing the most band keys, judged on their texts, best first
 # Pruning scans the band table, so it waits until the oldest entry is this much of a window past due.
 PRUNE_SLACK = 0.1
-LOOKUP_KEYS = 250  # band keys per lookup statement (twice as many parameters: under SQLite's oldest limit, 999)
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,15 @@ class StoryBatch:
 
     With `sketches` (the batch's, computed ahead, in another process), the band keys of the whole batch are
     looked up together, at the first item placed, instead of item by item: the index does not change until
-    `flush`, and the batch's own items are found in memory.
+    `flush`, and the batch's own items are found in memory. With `found` as well (what story_bands held for
+    those keys, read by the worker that made them: see `watcher.store.lookahead`), only the runs are searched
+    here, while that read still holds.
     """
 
     conn: sqlite3.Connection
     settings: Stories
     sketches: Sequence[Sketch | None] = ()
+    found: Found | None = None
     _keys: dict[int, int] = field(default_factory=dict)  # band key -> the last item of this batch with it
     _at: dict[int, tuple[float, bytes]] = field(default_factory=dict)  # item id -> time, signatures (batch)
     _band_keys: list[int] = field(default_factory=list)  # the batch's band keys, and the slot of each
@@ -120,7 +123,8 @@ class StoryBatch:
         the batch's own."""
         if self.sketches:
             if self._stored is None:
-                self._stored = self._lookup({key for s in self.sketches if s is not None for key in s.keys})
+                keys_ahead = {key for s in self.sketches if s is not None for key in s.keys}
+                self._stored = self._lookup(keys_ahead, self.found)
             stored = self._stored
         else:
             stored = self._lookup(keys)
@@ -129,23 +133,17 @@ class StoryBatch:
         found += [pending[key] for key in keys if key in pending]
         return found
 
-    def _lookup(self, keys: Iterable[int]) -> dict[int, list[int]]:
-        """The stored items with each of these band keys (keys no item has are left out): in story_bands,
-        LOOKUP_KEYS keys a statement, in key order (bound lists beat a JSON array, which SQLite sorts into a
-        temporary index); in the runs, in memory."""
-        found: dict[int, list[int]] = {}
+    def _lookup(self, keys: Iterable[int], ahead: Found | None = None) -> dict[int, list[int]]:
+        """The stored items with each of these band keys (keys no item has are left out): in story_bands
+        (as read `ahead` while that still holds, else here), and in the runs, in memory."""
         wanted = sorted(set(keys))
-        for start in range(0, len(wanted), LOOKUP_KEYS):
-            part = wanted[start : start + LOOKUP_KEYS]
-            marks = ",".join("?" * len(part))  # placeholders only: every value is a bound parameter
-            for key, slot in self.conn.execute(
-                f"SELECT key, slot FROM story_bands WHERE key IN ({marks})",  # noqa: S608
-                part,
-            ):
-                found.setdefault(int(key), []).append(int(slot) // ROWS_PER_ITEM)
         if not self._runs_read:
             self.runs.refresh(self.conn)
             self._runs_read = True
+        if ahead is not None and ahead.current(self.conn, self.runs.ids):
+            found = {key: list(items) for key, items in ahead.items.items()}
+        else:
+            found = lookup(self.conn, wanted)
         self.runs.search(wanted, found)
         return found
 
