@@ -85,20 +85,26 @@ def test_what_the_worker_found_is_what_the_batch_uses(tmp_path: Path, engine: En
     store.close()
 
 
-@pytest.mark.parametrize("waiting", [True, False], ids=["a-run-read-merged", "a-run-written-after-merged"])
+@pytest.mark.parametrize("merged", ["with-a-run-written-after", "alone", "a-run-written-after"])
 def test_once_runs_are_merged_after_the_worker_read_the_main_process_looks_up(
-    tmp_path: Path, engine: Engine, merge_every_4: None, waiting: bool
+    tmp_path: Path, engine: Engine, merge_every_4: None, merged: str
 ) -> None:
-    """The worker read story_bands, then runs were merged into it: either a run that was waiting when it
-    read, or one written after (the runs waiting before and after look alike, none). The keys are looked up
-    again, and the copies of what was merged are found."""
+    """The worker read story_bands, then runs were merged into it: a run that was waiting when it read (with
+    one written after, or alone), or only one written after (the runs waiting before and after look alike,
+    none). The keys are looked up again, and the copies of what was merged are found."""
+    from watcher.store.bandruns import merge_runs
+
     store = Store.open(tmp_path / "w.db")
     (o1, c1), (o2, c2), (o3, _), (o4, _) = pairs(34, 4)
-    if waiting:
+    if merged != "a-run-written-after":
         first = ingest(store, engine, "a", [o1, o2])  # a run, waiting when the worker reads
         found = find(tmp_path / "w.db", keys_of([c1, c2]))
         assert found.runs and not found.items
-        ingest(store, engine, "b", [o3, o4])  # four items: both runs merged
+        if merged == "alone":
+            with store.write() as conn:
+                merge_runs(conn)
+        else:
+            ingest(store, engine, "b", [o3, o4])  # four items: both runs merged
     else:
         found = find(tmp_path / "w.db", keys_of([c1, c2]))
         assert found == Found({}, (), 0)
