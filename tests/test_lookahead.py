@@ -122,3 +122,18 @@ def test_no_database_to_read_is_no_look(tmp_path: Path) -> None:
     for database in (tmp_path / "missing.db", tmp_path / "junk.db"):
         ahead, cut = sketch_and_find(bodies, str(database))
         assert (ahead.sketches, ahead.found, cut) == (sketches(bodies), None, 0)
+
+
+def test_a_backfill_s_worker_looks_in_the_database_file_and_not_in_a_dry_run_s_copy(tmp_path: Path) -> None:
+    from watcher.backfill import story_sketcher
+
+    bodies = [o for o, _ in pairs(36, 2)]
+    store = Store.open(tmp_path / "w.db")
+    copy = Store.open_copy(tmp_path / "w.db")
+    with ParsePool(1) as pool:
+        on_file, on_copy = story_sketcher(pool, store)(bodies), story_sketcher(pool, copy)(bodies)
+    assert on_file.sketches == on_copy.sketches == sketches(bodies)
+    assert on_file.found == Found({}, (), 0)
+    assert on_copy.found is None
+    store.close()
+    copy.close()

@@ -75,11 +75,7 @@ def backfill(
             on_alert = enqueue_alerts(Outbox(config.notify)) if options.notify else None
             keep = _since_filter(options.since) if options.since else None
             state = PENDING if options.notify else SUPPRESSED
-            database = str(store.file) if store.file is not None else None
-
-            def sketcher(texts: list[str]) -> Ahead:
-                return sketch_pool.run("story sketches", sketch_and_find, texts, database)
-
+            sketcher = story_sketcher(sketch_pool, store)
             pipeline = Pipeline(store, engine, on_alert=on_alert, stories=config.stories, sketcher=sketcher)
             documents = read_paths(options.paths, reader=parse_pool.read, ahead=parse_pool.workers)
             stats = pipeline.ingest(documents, alert_state=state, keep=keep, progress=progress)
@@ -88,6 +84,17 @@ def backfill(
                 rules = {r.id: r for r in engine.ruleset.rules}
                 delivery = Dispatcher(store, config, rules=rules).drain()
     return BackfillResult(stats, delivery)
+
+
+def story_sketcher(pool: ParsePool, store: Store) -> Callable[[list[str]], Ahead]:
+    """Story sketches made in `pool`'s worker, which also looks their band keys up in the store's database
+    file when it has one (see `watcher.store.lookahead`)."""
+    database = str(store.file) if store.file is not None else None
+
+    def sketcher(texts: list[str]) -> Ahead:
+        return pool.run("story sketches", sketch_and_find, texts, database)
+
+    return sketcher
 
 
 def _since_filter(since: datetime) -> Callable[[Item], str | None]:
