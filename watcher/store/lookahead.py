@@ -8,8 +8,8 @@ memory) and never probes the b-tree: at 100,000 items that lookup was the larges
 What the worker read is one snapshot. story_bands changes only when runs are merged into it (or pruned),
 so the snapshot still holds when the main process takes it if every run of the snapshot is still waiting
 and every run written since is too (`Found.current`); otherwise the main process looks the keys up itself.
-A look that fails in any way (the database busy, moved, or on PostgreSQL) is no look: the main process
-looks up, as it does without a worker.
+A look that fails in any way (the database busy, moved, not SQLite) is no look, and on PostgreSQL none is
+made: the main process looks up, as it does without a worker.
 """
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ class Found:
         waiting = set(runs)
         if not waiting.issuperset(self.runs):
             return False
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'story_band_runs'").fetchone()
-        last = int(row[0]) if row else 0
-        return last - self.last_run == sum(1 for run in waiting if run > self.last_run)
+        return last_run(conn) - self.last_run == sum(1 for run in waiting if run > self.last_run)
 
 
 @dataclass(frozen=True)
@@ -75,12 +73,17 @@ def find(database: Path, keys: Iterable[int]) -> Found:
     try:
         conn.execute("BEGIN")
         runs = tuple(int(row[0]) for row in conn.execute("SELECT id FROM story_band_runs ORDER BY id"))
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'story_band_runs'").fetchone()
-        items = lookup(conn, sorted(set(keys)))
+        found = Found(lookup(conn, sorted(set(keys))), runs, last_run(conn))
         conn.execute("COMMIT")
     finally:
         conn.close()
-    return Found(items, runs, int(row[0]) if row else 0)
+    return found
+
+
+def last_run(conn: sqlite3.Connection) -> int:
+    """The last run id SQLite gave out (AUTOINCREMENT keeps it), 0 before the first."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'story_band_runs'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def lookup(conn: sqlite3.Connection, wanted: Sequence[int]) -> dict[int, list[int]]:
